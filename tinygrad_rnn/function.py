@@ -1,0 +1,126 @@
+"""Function: one differentiable operation, and the glue that records it in the graph.
+
+A Function computes on raw arrays (NumPy or CuPy), never on Tensors. ``forward`` returns the
+output array(s) and saves on ``self`` (the "ctx") what ``backward`` needs; ``backward`` gets
+the gradient of each output and returns one gradient per input, ``None`` where the input does
+not need one. ``apply`` wraps the result in a Tensor whose ``creator`` is the Function, which
+is how the graph is built one node at a time.
+"""
+import contextlib
+import weakref
+
+from . import backend
+from . import tensor as _tensor
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def _grad_mode(enabled):
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, enabled
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def no_grad():
+    """Context manager (and decorator) in which no graph is recorded: evaluation, updates."""
+    return _grad_mode(False)
+
+
+def enable_grad():
+    return _grad_mode(True)
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: the backward of NumPy broadcasting, for every op."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+class Function:
+    """Base class of every op. Subclasses define ``forward`` and ``backward``.
+
+    A Function with several outputs gets ``None`` in ``backward`` for an output that received
+    no gradient."""
+
+    released = False      # set once backward has used and freed what forward saved
+    output_hooks = None    # {output index: weakref to the output} for retain_grad / hooks
+
+    def forward(self, *arrays, **attrs):
+        raise NotImplementedError
+
+    def backward(self, *grad_outputs):
+        raise NotImplementedError
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    def watch_output(self, tensor):
+        """Let backward find ``tensor`` (an output of this node) to run its hooks / retain its grad."""
+        if self.output_hooks is None:
+            self.output_hooks = {}
+        self.output_hooks[tensor.index] = weakref.ref(tensor)
+
+    def release(self):
+        """Drop everything forward saved, and the links to the inputs: the graph is used up."""
+        self.__dict__.clear()
+        self.released, self.parents = True, ()
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        """Run ``forward`` on the inputs' arrays and, if any input needs a gradient, record it.
+
+        Inputs are Tensors; Python scalars and arrays are allowed and treated as constants
+        (scalars take the dtype of the first Tensor, so ``x * 2`` keeps float32 float32).
+        """
+        Tensor = _tensor.Tensor
+        tensors = [x for x in inputs if isinstance(x, Tensor)]
+        first = tensors[0]
+        device = first.device
+        for t in tensors[1:]:
+            if t.device != device:
+                raise RuntimeError(f"{cls.__name__}: tensors are on different devices "
+                                   f"({device} and {t.device}); move them with .to(device)")
+        arrays = [x.data if isinstance(x, Tensor) else _constant(x, first) for x in inputs]
+        ctx = cls()
+        try:
+            raw = ctx.forward(*arrays, **attrs)
+        except ValueError as error:  # name the op, not a line deep inside NumPy
+            shapes = ", ".join(str(getattr(a, "shape", a)) for a in arrays)
+            raise ValueError(f"{cls.__name__} on shapes {shapes}: {error}") from None
+        needs_grad = _grad_enabled and any(t.requires_grad for t in tensors)
+        if needs_grad:
+            ctx.parents = inputs
+            ctx.needs_input_grad = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+        if isinstance(raw, tuple):
+            outputs = tuple(Tensor._wrap(r, ctx if needs_grad else None, i) for i, r in enumerate(raw))
+            if needs_grad:
+                ctx.output_shapes = [o.shape for o in outputs]
+            return outputs
+        out = Tensor._wrap(raw, ctx if needs_grad else None, 0)
+        if needs_grad:
+            ctx.output_shapes = None
+        return out
+
+
+def _constant(value, like):
+    """A non-Tensor input as an array on ``like``'s device, of ``like``'s dtype if it is a scalar."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float, bool)):
+        return backend.array_module(like.data).asarray(value, dtype=like.data.dtype)
+    return backend.to_device(value, like.device)

@@ -1,0 +1,223 @@
+"""Elementwise ops: each forward is one array expression, its backward the derivative beside it.
+
+Binary ops broadcast like NumPy; ``unbroadcast`` sums each gradient back to its input's shape.
+"""
+from ..backend import array_module
+from ..function import Function, unbroadcast
+
+
+class Add(Function):
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a + b
+
+    def backward(self, g):
+        return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a - b
+
+    def backward(self, g):
+        return unbroadcast(g, self.shapes[0]), unbroadcast(-g, self.shapes[1])
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved
+        ga = unbroadcast(g * b, a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(g * a, b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, g):
+        a, b = self.saved
+        ga = unbroadcast(g / b, a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(-g * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Pow(Function):
+    """a ** b. d/da = b a^(b-1); d/db = a^b log(a), only computed when b needs a gradient."""
+
+    def forward(self, a, b):
+        out = a ** b
+        self.save_for_backward(a, b, out)
+        return out
+
+    def backward(self, g):
+        a, b, out = self.saved
+        ga = unbroadcast(g * b * a ** (b - 1), a.shape) if self.needs_input_grad[0] else None
+        gb = None
+        if self.needs_input_grad[1]:
+            xp = array_module(a)
+            gb = unbroadcast(g * out * xp.log(a), b.shape)
+        return ga, gb
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.out = array_module(a).exp(a)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return array_module(a).log(a)
+
+    def backward(self, g):
+        return g / self.a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.out = array_module(a).sqrt(a)
+        return self.out
+
+    def backward(self, g):
+        return g / (2 * self.out)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.a = a
+        return array_module(a).abs(a)
+
+    def backward(self, g):
+        return g * array_module(g).sign(self.a)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.out = array_module(a).tanh(a)
+        return self.out
+
+    def backward(self, g):
+        return g * (1 - self.out * self.out)
+
+
+def stable_sigmoid(xp, a):
+    """1 / (1 + e^-a) without overflow: exp is only ever taken of -|a|."""
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        self.out = stable_sigmoid(array_module(a), a)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out * (1 - self.out)
+
+
+class Relu(Function):
+    def forward(self, a):
+        self.positive = a > 0
+        return array_module(a).maximum(a, 0)
+
+    def backward(self, g):
+        return g * self.positive
+
+
+class Maximum(Function):
+    """Elementwise max; on a tie each input gets half of the gradient (as PyTorch does)."""
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        xp = array_module(a)
+        self.share_a = (a > b) + 0.5 * (a == b)
+        return xp.maximum(a, b)
+
+    def backward(self, g):
+        share_a = self.share_a.astype(g.dtype, copy=False)
+        return unbroadcast(g * share_a, self.shapes[0]), unbroadcast(g * (1 - share_a), self.shapes[1])
+
+
+class Minimum(Maximum):
+    def forward(self, a, b):
+        out = Maximum.forward(self, b, a)
+        self.shapes = a.shape, b.shape
+        self.share_a = 1 - self.share_a
+        return out
+
+
+class Clip(Function):
+    """Clamp to [low, high]; the gradient passes where the input lies inside (bounds included)."""
+
+    def forward(self, a, low=None, high=None):
+        xp = array_module(a)
+        inside = xp.ones(a.shape, dtype=bool)
+        if low is not None:
+            inside &= a >= low
+        if high is not None:
+            inside &= a <= high
+        self.inside = inside
+        return xp.clip(a, low, high).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        return g * self.inside
+
+
+class Where(Function):
+    """cond ? a : b. ``cond`` is a constant (boolean) input and gets no gradient."""
+
+    def forward(self, cond, a, b):
+        self.cond, self.shapes = cond, (a.shape, b.shape)
+        return array_module(a).where(cond, a, b)
+
+    def backward(self, g):
+        zero = g.dtype.type(0)
+        xp = array_module(g)
+        return (None, unbroadcast(xp.where(self.cond, g, zero), self.shapes[0]),
+                unbroadcast(xp.where(self.cond, zero, g), self.shapes[1]))
+
+
+def where(cond, a, b):
+    from ..tensor import Tensor
+    cond = cond.data if isinstance(cond, Tensor) else cond
+    if not isinstance(a, Tensor):
+        a, b = (b, a) if isinstance(b, Tensor) else (Tensor(a), b)
+        return Where.apply(~_as_bool(cond), a, b)
+    return Where.apply(_as_bool(cond), a, b)
+
+
+def _as_bool(cond):
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be a boolean tensor, got dtype {cond.dtype}")
+    return cond
+
+
+def maximum(a, b):
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    return Minimum.apply(a, b)
+
+
+def clip(a, low=None, high=None):
+    return Clip.apply(a, low=low, high=high)

@@ -1,0 +1,236 @@
+"""Neural-network ops: softmax family, losses, dropout, embedding lookup and gather.
+
+Each is one Function with a closed-form backward (softmax + cross-entropy fused: the gradient is
+``softmax - onehot``), which is both faster and more accurate than composing primitives.
+"""
+from .. import backend
+from ..backend import array_module
+from ..function import Function
+from .elementwise import stable_sigmoid
+
+
+def _logsumexp(xp, a, axis):
+    """log(sum(exp(a))) along ``axis`` (kept), shifted by the max so exp never overflows."""
+    shift = a.max(axis=axis, keepdims=True)
+    shift = xp.where(xp.isfinite(shift), shift, 0)
+    return xp.log(xp.exp(a - shift).sum(axis=axis, keepdims=True)) + shift
+
+
+class LogSumExp(Function):
+    def forward(self, a, axis=-1, keepdims=False):
+        xp = array_module(a)
+        out = _logsumexp(xp, a, axis)
+        self.softmax, self.axis, self.keepdims = xp.exp(a - out), axis, keepdims
+        return out if keepdims else out.squeeze(axis)
+
+    def backward(self, g):
+        if not self.keepdims:
+            g = array_module(g).expand_dims(g, self.axis)
+        return g * self.softmax
+
+
+class Softmax(Function):
+    def forward(self, a, axis=-1):
+        xp = array_module(a)
+        self.out, self.axis = xp.exp(a - _logsumexp(xp, a, axis)), axis
+        return self.out
+
+    def backward(self, g):
+        s = self.out
+        return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    def forward(self, a, axis=-1):
+        xp = array_module(a)
+        out = a - _logsumexp(xp, a, axis)
+        self.softmax, self.axis = xp.exp(out), axis
+        return out
+
+    def backward(self, g):
+        return g - self.softmax * g.sum(axis=self.axis, keepdims=True)
+
+
+def _check_targets(logits_shape, target, ignore_index):
+    """Class-index targets: integer dtype, shape = logits without the class axis, in range."""
+    xp = array_module(target)
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"class-index targets must be an integer tensor, got dtype {target.dtype}")
+    expected = logits_shape[:1] + logits_shape[2:] if len(logits_shape) > 1 else ()
+    if target.shape != expected:
+        raise ValueError(f"targets of shape {target.shape} do not match input of shape {logits_shape}: "
+                         f"expected targets of shape {expected}")
+    classes = logits_shape[1] if len(logits_shape) > 1 else logits_shape[0]
+    valid = target != ignore_index
+    if bool(xp.any(valid & ((target < 0) | (target >= classes)))):
+        raise ValueError(f"target class index out of range [0, {classes}) "
+                         f"(min {int(target.min())}, max {int(target.max())})")
+
+
+def _class_last(a):
+    """(N, C, d1, ...) -> (N*d1*..., C) and (C,) -> (1, C): the class axis last and 2-D."""
+    xp = array_module(a)
+    if a.ndim == 1:
+        return a[None, :]
+    return xp.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+
+
+def _class_back(g2, shape):
+    """Inverse of ``_class_last``."""
+    xp = array_module(g2)
+    if len(shape) == 1:
+        return g2[0]
+    moved = shape[:1] + shape[2:] + shape[1:2]
+    return xp.moveaxis(g2.reshape(moved), -1, 1)
+
+
+def _reduce(xp, losses, weights, reduction):
+    """Apply ``reduction`` to per-element losses; returns (value, d value / d loss_i)."""
+    if reduction == "none":
+        return losses, None
+    if reduction == "sum":
+        return losses.sum(), weights
+    if reduction == "mean":
+        count = weights.sum()
+        return losses.sum() / count, weights / count
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+class NLLLoss(Function):
+    """Negative log-likelihood of class indices, given log-probabilities (class axis 1)."""
+
+    def forward(self, logp, target, ignore_index=-100, reduction="mean"):
+        _check_targets(logp.shape, target, ignore_index)
+        xp = array_module(logp)
+        lp = _class_last(logp)
+        t = target.reshape(-1)
+        keep = t != ignore_index
+        picked = lp[xp.arange(lp.shape[0]), xp.where(keep, t, 0)]
+        losses = -picked * keep
+        value, self.dloss = _reduce(xp, losses, keep.astype(logp.dtype), reduction)
+        self.shape, self.rows, self.keep = logp.shape, xp.where(keep, t, 0), keep
+        self.reduction, self.target_shape = reduction, target.shape
+        return value.reshape(target.shape) if reduction == "none" else value.astype(logp.dtype)
+
+    def backward(self, g):
+        xp = array_module(g)
+        per_row = (g.reshape(-1) * self.keep) if self.reduction == "none" else g * self.dloss
+        grad = xp.zeros((per_row.shape[0], self.shape[1] if len(self.shape) > 1 else self.shape[0]),
+                        dtype=g.dtype)
+        grad[xp.arange(grad.shape[0]), self.rows] = -per_row
+        return _class_back(grad, self.shape), None
+
+
+class CrossEntropy(Function):
+    """log_softmax + NLL in one op; gradient = (softmax - onehot) scaled by the reduction."""
+
+    def forward(self, logits, target, ignore_index=-100, reduction="mean"):
+        _check_targets(logits.shape, target, ignore_index)
+        xp = array_module(logits)
+        z = _class_last(logits)
+        logp = z - _logsumexp(xp, z, -1)
+        t = target.reshape(-1)
+        keep = t != ignore_index
+        rows = xp.where(keep, t, 0)
+        losses = -logp[xp.arange(z.shape[0]), rows] * keep
+        value, self.dloss = _reduce(xp, losses, keep.astype(logits.dtype), reduction)
+        self.logp, self.rows, self.keep, self.shape = logp, rows, keep, logits.shape
+        self.reduction = reduction
+        return value.reshape(target.shape) if reduction == "none" else value.astype(logits.dtype)
+
+    def backward(self, g):
+        xp = array_module(g)
+        per_row = (g.reshape(-1) * self.keep) if self.reduction == "none" else g * self.dloss
+        grad = xp.exp(self.logp)
+        grad[xp.arange(grad.shape[0]), self.rows] -= 1
+        grad *= per_row[:, None]
+        return _class_back(grad, self.shape), None
+
+
+class MSELoss(Function):
+    def forward(self, a, b, reduction="mean"):
+        if a.shape != b.shape:
+            raise ValueError(f"mse_loss: input shape {a.shape} and target shape {b.shape} differ")
+        xp = array_module(a)
+        self.diff = a - b
+        losses = self.diff * self.diff
+        value, self.dloss = _reduce(xp, losses, xp.ones_like(losses), reduction)
+        self.reduction = reduction
+        return value
+
+    def backward(self, g):
+        d = 2 * self.diff * (g if self.reduction == "none" else g * self.dloss)
+        return d, -d
+
+
+class BCEWithLogits(Function):
+    """Binary cross-entropy on logits x with targets y: max(x,0) - x y + log(1 + e^-|x|)."""
+
+    def forward(self, x, y, reduction="mean"):
+        if x.shape != y.shape:
+            raise ValueError(f"binary_cross_entropy_with_logits: input shape {x.shape} and target shape {y.shape} differ")
+        xp = array_module(x)
+        losses = xp.maximum(x, 0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
+        value, self.dloss = _reduce(xp, losses, xp.ones_like(losses), reduction)
+        self.x, self.y, self.reduction = x, y, reduction
+        self.sig = stable_sigmoid(xp, x)
+        return value
+
+    def backward(self, g):
+        scale = g if self.reduction == "none" else g * self.dloss
+        return scale * (self.sig - self.y), scale * -self.x
+
+
+class Dropout(Function):
+    """Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p),
+    so evaluation needs no rescaling. The mask is saved for backward."""
+
+    def forward(self, a, p=0.5):
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        keep = backend.random_uniform(a.shape, backend.device_of(a), a.dtype) >= p
+        self.mask = keep * a.dtype.type(1 / (1 - p))
+        return a * self.mask
+
+    def backward(self, g):
+        return g * self.mask
+
+
+class Embedding(Function):
+    """Row lookup weight[indices]; backward adds each row's gradient to its index (``add.at``
+    sums repeated indices, the embedding analogue of a shared weight)."""
+
+    def forward(self, weight, indices):
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"embedding indices must be an integer tensor, got dtype {indices.dtype}")
+        xp = array_module(weight)
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= weight.shape[0]):
+            raise IndexError(f"embedding index out of range [0, {weight.shape[0]}) "
+                             f"(min {int(indices.min())}, max {int(indices.max())})")
+        self.shape, self.indices = weight.shape, indices
+        return xp.take(weight, indices, axis=0)
+
+    def backward(self, g):
+        xp = array_module(g)
+        grad = xp.zeros(self.shape, dtype=g.dtype)
+        xp.add.at(grad, self.indices.reshape(-1), g.reshape(-1, self.shape[1]))
+        return grad, None
+
+
+class Gather(Function):
+    """out[..., i, ...] = a[..., index[..., i, ...], ...] along ``axis`` (torch.gather)."""
+
+    def forward(self, a, index, axis=0):
+        if index.dtype.kind not in "iu":
+            raise TypeError(f"gather index must be an integer tensor, got dtype {index.dtype}")
+        xp = array_module(a)
+        self.shape, self.index, self.axis = a.shape, index, axis
+        return xp.take_along_axis(a, index, axis=axis)
+
+    def backward(self, g):
+        xp = array_module(g)
+        grad = xp.zeros(self.shape, dtype=g.dtype)
+        where = list(xp.ix_(*[xp.arange(n) for n in self.index.shape]))
+        where[self.axis] = self.index
+        xp.add.at(grad, tuple(where), g)
+        return grad, None
