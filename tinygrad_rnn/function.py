@@ -88,33 +88,38 @@ class Function:
         (scalars take the dtype of the first Tensor, so ``x * 2`` keeps float32 float32).
         """
         Tensor = _tensor.Tensor
-        tensors = [x for x in inputs if isinstance(x, Tensor)]
-        first = tensors[0]
-        device = first.device
-        for t in tensors[1:]:
-            if t.device != device:
-                raise RuntimeError(f"{cls.__name__}: tensors are on different devices "
-                                   f"({device} and {t.device}); move them with .to(device)")
-        arrays = [x.data if isinstance(x, Tensor) else _constant(x, first) for x in inputs]
+        arrays, needs_input_grad, first = [], [], None
+        for x in inputs:
+            if isinstance(x, Tensor):
+                if first is None:
+                    first = x
+                elif type(x.data) is not type(first.data) and x.device != first.device:
+                    raise RuntimeError(f"{cls.__name__}: tensors are on different devices "
+                                       f"({first.device} and {x.device}); move them with .to(device)")
+                arrays.append(x.data)
+                needs_input_grad.append(x.requires_grad)
+            else:
+                arrays.append(x)
+                needs_input_grad.append(False)
+        for i, x in enumerate(arrays):
+            if not hasattr(x, "shape") or type(x) is not type(first.data):
+                arrays[i] = _constant(x, first)
         ctx = cls()
         try:
             raw = ctx.forward(*arrays, **attrs)
         except ValueError as error:  # name the op, not a line deep inside NumPy
             shapes = ", ".join(str(getattr(a, "shape", a)) for a in arrays)
             raise ValueError(f"{cls.__name__} on shapes {shapes}: {error}") from None
-        needs_grad = _grad_enabled and any(t.requires_grad for t in tensors)
-        if needs_grad:
-            ctx.parents = inputs
-            ctx.needs_input_grad = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
-        if isinstance(raw, tuple):
-            outputs = tuple(Tensor._wrap(r, ctx if needs_grad else None, i) for i, r in enumerate(raw))
-            if needs_grad:
-                ctx.output_shapes = [o.shape for o in outputs]
-            return outputs
-        out = Tensor._wrap(raw, ctx if needs_grad else None, 0)
-        if needs_grad:
+        creator = ctx if _grad_enabled and True in needs_input_grad else None
+        if creator is not None:
+            ctx.parents, ctx.needs_input_grad = inputs, needs_input_grad
+        if type(raw) is tuple:
+            if creator is not None:
+                ctx.output_shapes = [r.shape for r in raw]
+            return tuple(Tensor._wrap(r, creator, i) for i, r in enumerate(raw))
+        if creator is not None:
             ctx.output_shapes = None
-        return out
+        return Tensor._wrap(raw, creator, 0)
 
 
 def _constant(value, like):
