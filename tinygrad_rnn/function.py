@@ -9,6 +9,8 @@ is how the graph is built one node at a time.
 import contextlib
 import weakref
 
+import numpy as np
+
 from . import backend
 from . import tensor as _tensor
 
@@ -123,9 +125,13 @@ class Function:
 
 
 def _constant(value, like):
-    """A non-Tensor input as an array on ``like``'s device, of ``like``'s dtype if it is a scalar."""
+    """A non-Tensor input as an array on ``like``'s device. A Python scalar takes ``like``'s
+    dtype (float32 stays float32), except that a float meeting an integer tensor makes float32."""
     if value is None:
         return None
     if isinstance(value, (int, float, bool)):
-        return backend.array_module(like.data).asarray(value, dtype=like.data.dtype)
+        dtype = like.data.dtype
+        if isinstance(value, float) and dtype.kind in "iub":
+            dtype = np.float32
+        return backend.array_module(like.data).asarray(value, dtype=dtype)
     return backend.to_device(value, like.device)

@@ -364,6 +364,7 @@ def _run_backward(order, root, seed, retain_graph):
     """The reverse sweep: each node turns its outputs' gradients into its inputs' gradients.
     Gradients of a tensor used several times are summed before its node runs."""
     pending = {root.creator: {root.index: seed}}   # node -> {output index: summed gradient}
+    leaf_grads = {}                                # leaf -> summed gradient of this backward
     for node in order:
         grads = pending.pop(node, None)
         if grads is None:
@@ -378,12 +379,14 @@ def _run_backward(order, root, seed, retain_graph):
                 raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
                                    f"{g.shape} for an input of shape {parent.shape}")
             if parent.creator is None:
-                _accumulate_leaf(parent, g)
+                leaf_grads[parent] = g if parent not in leaf_grads else leaf_grads[parent] + g
             else:
                 slot = pending.setdefault(parent.creator, {})
                 slot[parent.index] = g if parent.index not in slot else slot[parent.index] + g
         if not retain_graph:
             node.release()
+    for leaf, g in leaf_grads.items():
+        _accumulate_leaf(leaf, g)
 
 
 def _output_grads(node, grads):
@@ -395,7 +398,7 @@ def _output_grads(node, grads):
             if t is not None and index in grads:
                 grads[index] = _run_hooks(t, grads[index])
                 if t._retain:
-                    t.grad = Tensor._wrap(grads[index], None, 0)
+                    _store_grad(t, grads[index])
     if node.output_shapes is None:
         return (grads[0],)
     return tuple(grads.get(i) for i in range(len(node.output_shapes)))
@@ -410,15 +413,20 @@ def _run_hooks(t, g):
 
 
 def _accumulate_leaf(leaf, g):
-    """Add ``g`` into ``leaf.grad``. The first gradient is copied, since ops may hand the same
-    array to several inputs and optimizers scale ``.grad`` in place."""
-    g = _run_hooks(leaf, g)
-    if g.dtype != leaf.data.dtype:
-        g = g.astype(leaf.data.dtype)
-    if leaf.grad is None:
-        leaf.grad = Tensor._wrap(g.copy(), None, 0)
+    """Run the leaf's hooks on its total gradient of this backward, then add it to ``.grad``."""
+    _store_grad(leaf, _run_hooks(leaf, g))
+
+
+def _store_grad(t, g):
+    """Add ``g`` into ``t.grad`` (gradients accumulate across backward calls until zeroed).
+    The first gradient is copied, since ops may hand the same array to several inputs and
+    optimizers scale ``.grad`` in place."""
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if t.grad is None:
+        t.grad = Tensor._wrap(g.copy(), None, 0)
     else:
-        leaf.grad.data = leaf.grad.data + g
+        t.grad.data = t.grad.data + g
 
 
 def _raw_index(index, device):
