@@ -172,7 +172,8 @@ def test_retain_grad_on_every_hidden_state_of_an_unrolled_tanh_rnn(device):
     rng = np.random.default_rng(3)
     steps, batch, n_in, n_hidden = 5, 2, 3, 4
     xs = rng.standard_normal((steps, batch, n_in))
-    w, u = leaf(rng.standard_normal((n_hidden, n_in)) * 0.5, device), leaf(rng.standard_normal((n_hidden, n_hidden)) * 0.5, device)
+    w = leaf(rng.standard_normal((n_hidden, n_in)) * 0.5, device)
+    u = leaf(rng.standard_normal((n_hidden, n_hidden)) * 0.5, device)
     cs = rng.standard_normal((steps, batch, n_hidden))     # L = sum_t <h_t, c_t>
     h = tg.zeros(batch, n_hidden, dtype=tg.float64, device=device)
     hs, loss = [], 0

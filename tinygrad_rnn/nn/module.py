@@ -122,7 +122,7 @@ class Module:
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"state_dict does not match {type(self).__name__}: missing keys {missing}, "
+            raise ValueError(f"state_dict does not match {type(self).__name__}: missing keys {missing}, "
                            f"unexpected keys {unexpected}")
         arrays = {}
         for name, value in state.items():

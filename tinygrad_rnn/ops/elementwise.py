@@ -57,7 +57,8 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """a ** b. d/da = b a^(b-1); d/db = a^b log(a), only computed when b needs a gradient."""
+    """a ** b. d/da = b a^(b-1) (0 where b == 0, also at a == 0); d/db = a^b log(a), only
+    computed when b needs a gradient (0 at a == 0, where a^b is 0 or 1 for b >= 0)."""
 
     def forward(self, a, b):
         out = a ** b
@@ -66,11 +67,12 @@ class Pow(Function):
 
     def backward(self, g):
         a, b, out = self.saved
-        ga = unbroadcast(g * b * a ** (b - 1), a.shape) if self.needs_input_grad[0] else None
-        gb = None
+        xp = array_module(a)
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = unbroadcast(g * b * a ** xp.where(b == 0, 1, b - 1), a.shape)  # b == 0: 0 * a, not 0 * inf
         if self.needs_input_grad[1]:
-            xp = array_module(a)
-            gb = unbroadcast(g * out * xp.log(a), b.shape)
+            gb = unbroadcast(g * out * xp.log(xp.where(a == 0, 1, a)), b.shape)
         return ga, gb
 
 
@@ -158,11 +160,12 @@ class Maximum(Function):
 
 
 class Minimum(Maximum):
+    """Elementwise min; on a tie each input gets half of the gradient. Backward as Maximum's."""
+
     def forward(self, a, b):
-        out = Maximum.forward(self, b, a)
         self.shapes = a.shape, b.shape
-        self.share_a = 1 - self.share_a
-        return out
+        self.share_a = (a < b) + 0.5 * (a == b)
+        return array_module(a).minimum(a, b)
 
 
 class Clip(Function):

@@ -20,13 +20,11 @@ class LogSumExp(Function):
     def forward(self, a, axis=-1, keepdims=False):
         xp = array_module(a)
         out = _logsumexp(xp, a, axis)
-        self.softmax, self.axis, self.keepdims = xp.exp(a - out), axis, keepdims
+        self.softmax, self.kept_shape = xp.exp(a - out), out.shape
         return out if keepdims else out.squeeze(axis)
 
     def backward(self, g):
-        if not self.keepdims:
-            g = array_module(g).expand_dims(g, self.axis)
-        return g * self.softmax
+        return g.reshape(self.kept_shape) * self.softmax  # axis None, int or tuple alike
 
 
 class Softmax(Function):
@@ -223,9 +221,13 @@ class Gather(Function):
     def forward(self, a, index, axis=0):
         if index.dtype.kind not in "iu":
             raise TypeError(f"gather index must be an integer tensor, got dtype {index.dtype}")
+        if index.ndim != a.ndim:
+            raise ValueError(f"gather: index of shape {index.shape} needs as many dimensions as the input {a.shape}")
         xp = array_module(a)
         self.shape, self.index, self.axis = a.shape, index, axis
-        return xp.take_along_axis(a, index, axis=axis)
+        # as torch.gather, the index may be shorter than the input on the other axes
+        window = tuple(slice(None) if d == axis % a.ndim else slice(0, n) for d, n in enumerate(index.shape))
+        return xp.take_along_axis(a[window], index, axis=axis)
 
     def backward(self, g):
         xp = array_module(g)

@@ -29,11 +29,13 @@ class Permute(Function):
 
 
 class Expand(Function):
-    """broadcast_to: the backward sums over the broadcast axes."""
+    """broadcast_to: the backward sums over the broadcast axes. -1 keeps that axis's size (torch)."""
 
     def forward(self, a, shape):
         self.shape = a.shape
         xp = array_module(a)
+        lead = len(shape) - a.ndim
+        shape = tuple(a.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
         try:
             return xp.broadcast_to(a, shape)
         except ValueError:
