@@ -154,7 +154,7 @@ def _backward(scan, bptt, cache, dy, dfinal, trace):
     dict and the summed weight gradients."""
     x, valid, params = cache["x"], cache["valid"], cache["params"]
     xp = _array_module(x)
-    T, B = x.shape[:2]
+    T = x.shape[0]
     if dy is not None and valid is not None:
         dy = xp.where(valid, dy, 0)                      # y is constant zero at padded steps
     checkpointed = cache["checkpoint"] > 0
@@ -441,7 +441,7 @@ def rnn_activation_backward(xp, h, dh, dpre, nonlinearity):
 def _rnn_scan(x, h, valid, w_ih, w_hh, b_ih, b_hh, nonlinearity):
     """Run the RNN over the steps of x from state h; the states are all BPTT needs."""
     xp = _array_module(x)
-    L, B, _ = x.shape
+    L = x.shape[0]
     hs = xp.empty((L + 1,) + h.shape, dtype=x.dtype)
     hs[0] = h
     hs[1:] = _input_projection(x, w_ih, b_ih, b_hh)      # each step adds W_hh h, then activates
@@ -527,4 +527,7 @@ def gate_kernel(name, xp):
     """The gate function ``name`` for arrays of ``xp``: registered fused kernel, else generic.
     Looked up once per sequence, not per step."""
     device = "cuda" if xp.__name__ == "cupy" else "cpu"
+    if device == "cuda" and not any(key[1] == "cuda" for key in GATE_KERNELS):
+        from . import cuda_kernels        # first CuPy sequence: compile the fused kernels once
+        GATE_KERNELS.update(cuda_kernels.build(xp))
     return GATE_KERNELS.get((name, device), _GENERIC_GATES[name])
