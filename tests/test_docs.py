@@ -1,0 +1,147 @@
+"""The docs run: every ```python block of every docs/*.md page is executed, so the pages cannot
+drift from the code.
+
+Rules, per page (blocks run in page order, in one namespace per page, so a block may use the
+names an earlier one defined; the working directory is a temporary one):
+
+- a block whose first line starts with ``>>>`` is a doctest: its printed output must match;
+- a block right after ``<!-- from examples/NAME.py -->`` is a verbatim excerpt of that example,
+  checked word for word (tests/test_examples_b.py checks them as well), not executed;
+- a block right after ``<!-- not run -->`` is only shown (say why in the text);
+- every other block is executed, and its ``assert``s are the page's claims.
+
+Pages listed in ``SHOWN_ONLY`` keep their non-doctest blocks as illustrations (fragments of a
+class, a CUDA-only snippet, a test sketch); their doctests and excerpts are still checked.
+
+Also checked: every page is linked from docs/README.md, relative links resolve, and the
+figures are small. The whole file runs in a few seconds.
+"""
+import doctest
+import pathlib
+import re
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+
+SHOWN_ONLY = {
+    # page: why its plain blocks are not executed
+    "adding_an_op.md": "fragments of examples/custom_op.py (checked verbatim), a CUDA-only snippet and a "
+                       "test sketch for tests/test_ops.py",
+}
+
+NO_CODE = {"README.md", "results.md"}     # the index, and the generated table of example results
+
+FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+MARKER = re.compile(r"<!--\s*(from (examples/[\w./-]+)|not run)[^>]*-->\s*$")
+
+
+def blocks(page):
+    """[(kind, source, line, target)] of the page's python blocks: kind is "doctest", "excerpt"
+    (target: the example file), "shown" or "exec"."""
+    text = page.read_text()
+    out = []
+    for match in FENCE.finditer(text):
+        source = match.group(1)
+        line = text.count("\n", 0, match.start()) + 1
+        before = text[:match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        marker = MARKER.search(before)
+        if source.lstrip().startswith(">>>"):
+            out.append(("doctest", source, line, None))
+        elif marker and marker.group(2):
+            out.append(("excerpt", source, line, marker.group(2)))
+        elif marker or page.name in SHOWN_ONLY:
+            out.append(("shown", source, line, None))
+        else:
+            out.append(("exec", source, line, None))
+    return out
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """Run in a scratch directory, with a display-less matplotlib and examples/ importable."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))
+    return tmp_path
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_page_runs(page, sandbox):
+    namespace = {"__name__": f"docs_{page.stem}"}
+    ran = 0
+    for kind, source, line, target in blocks(page):
+        where = f"docs/{page.name}, block at line {line}"
+        if kind == "exec":
+            code = compile(source, f"<{where}>", "exec")
+            exec(code, namespace)   # noqa: S102  (the docs' own code)
+            ran += 1
+        elif kind == "doctest":
+            globs = {"np": np, "tg": tg, **namespace}
+            test = doctest.DocTestParser().get_doctest(source, globs, where, str(page), line)
+            runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+            report = []
+            runner.run(test, out=report.append)
+            assert runner.failures == 0, f"doctest failed in {where}:\n" + "".join(report)
+            ran += 1
+        elif kind == "excerpt":
+            example = (ROOT / target).read_text()
+            assert source in example, f"{where}: this block no longer appears verbatim in {target}"
+    if page.name not in set(SHOWN_ONLY) | NO_CODE:
+        assert ran > 0, f"docs/{page.name} has no runnable python block"
+
+
+def test_every_page_is_indexed():
+    index = (DOCS / "README.md").read_text()
+    missing = [p.name for p in PAGES if p.name != "README.md" and f"({p.name})" not in index]
+    assert not missing, f"docs/README.md does not link {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_relative_links_resolve(page):
+    text = FENCE.sub("", page.read_text())
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = (page.parent / target.split("#")[0]).resolve()
+        if not path.exists():
+            broken.append(target)
+    assert not broken, f"docs/{page.name} links to missing files: {broken}"
+
+
+def test_figures_are_small():
+    for png in (DOCS / "figures").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png.name
+        assert png.stat().st_size < 200_000, f"{png.name} is {png.stat().st_size // 1000} KB"
+
+
+def test_make_results_reads_print_table_output():
+    """docs/make_results.py finds the tables that examples/_common.print_table prints."""
+    sys.path.insert(0, str(ROOT / "examples"))
+    sys.path.insert(0, str(DOCS))
+    try:
+        import _common
+        import make_results
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+        sys.path.remove(str(DOCS))
+    first = _common.print_table([["LSTM", 0.0123, "yes"], ["tanh RNN", 0.17, "no"]],
+                                ["model", "best MSE", "solved"], title="Part 1: a title")
+    second = _common.print_table([[0.5, 1e-7]], ["radius", "ratio"], title="Part 2")
+    tables = make_results.parse_tables("saved x.png\n" + first + "\n" + second + "\nsaved y.png\n")
+    assert [t["title"] for t in tables] == ["Part 1: a title", "Part 2"]
+    assert tables[0]["headers"] == ["model", "best MSE", "solved"]
+    assert tables[0]["rows"] == [["LSTM", "0.0123", "yes"], ["tanh RNN", "0.1700", "no"]]
+    assert tables[1]["rows"] == [["0.5000", "1.000e-07"]]
+    make_results.HEADLINES["demo"] = ("Part 1", ("model",), ("best MSE",))
+    try:
+        assert make_results.headline("demo", tables) == "(best MSE) LSTM: 0.0123; tanh RNN: 0.1700"
+    finally:
+        del make_results.HEADLINES["demo"]
