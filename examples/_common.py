@@ -10,6 +10,8 @@ default 1: see ``limit_blas_threads``), seeds every generator and checks that th
 silently, without matplotlib the plots are skipped with a note (the tables still print).
 """
 import argparse
+import io
+import json
 import pathlib
 import sys
 import time
@@ -21,6 +23,7 @@ if str(ROOT) not in sys.path:   # run as `python examples/NAME.py` from a source
     sys.path.insert(0, str(ROOT))
 
 import tinygrad_rnn as tg  # noqa: E402
+from tinygrad_rnn.checkpoint import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- command line
@@ -175,10 +178,17 @@ def save_plot(path, draw, nrows=1, ncols=1, figsize=None, title=None):
     fig.tight_layout()
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
     plt.close(fig)
+    atomic_write_bytes(path, png.getvalue())   # never a half-written PNG
     print(f"saved {path}")
     return path
+
+
+def save_results(path, results):
+    """Write the example's figures as JSON, atomically."""
+    atomic_write_text(path, json.dumps(results, indent=1))
 
 
 def smooth(values, window=20):

@@ -19,7 +19,6 @@ takes about 10-15 minutes (T = 100 alone: ~3.5 minutes).
     python examples/adding_problem.py --T 100 --models lstm,gru --device cuda
     python examples/adding_problem.py --quick         # a few seconds
 """
-import json
 
 import numpy as np
 
@@ -176,8 +175,7 @@ def main(argv=None):
             ax.legend(fontsize=8)
 
     C.save_plot(args.out / "adding_problem.png", draw, ncols=len(lengths))
-    with open(args.out / "results.json", "w") as f:
-        json.dump([{k: v for k, v in r.items() if k != "train"} for r in results], f, indent=1)
+    C.save_results(args.out / "results.json", [{k: v for k, v in r.items() if k != "train"} for r in results])
     C.print_elapsed(args)
     return results
 

@@ -18,7 +18,6 @@ which clipping changed the gradient.
     python examples/clipping.py
     python examples/clipping.py --quick
 """
-import json
 
 import numpy as np
 
@@ -152,8 +151,7 @@ def main(argv=None):
         ax_norm.legend(fontsize=8)
 
     C.save_plot(args.out / "clipping.png", draw, ncols=2)
-    with open(args.out / "results.json", "w") as f:
-        json.dump(results, f)
+    C.save_results(args.out / "results.json", results)
     C.print_elapsed(args)
     return results
 

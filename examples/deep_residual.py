@@ -14,7 +14,6 @@ the training loss of both stacks, with the step where each first gets below 0.01
     python examples/deep_residual.py --cell rnn --skip stack   # tanh RNN in nn.skip.ResidualStack
     python examples/deep_residual.py --quick
 """
-import json
 import re
 
 import numpy as np
@@ -165,8 +164,7 @@ def main(argv=None):
         ax_norm.legend()
 
     C.save_plot(args.out / "deep_residual.png", draw, ncols=2)
-    with open(args.out / "results.json", "w") as f:
-        json.dump(results, f)
+    C.save_results(args.out / "results.json", results)
     C.print_elapsed(args)
     return results
 

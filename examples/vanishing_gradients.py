@@ -18,7 +18,6 @@ spectral norm of the one-step Jacobian (bptt.step_jacobian_norms), an upper boun
     python examples/vanishing_gradients.py            # T = 100, plots in runs/vanishing_gradients
     python examples/vanishing_gradients.py --quick
 """
-import json
 
 import numpy as np
 
@@ -137,9 +136,9 @@ def main(argv=None):
 
     C.save_plot(args.out / "vanishing_models.png", draw_models, ncols=2)
     C.save_plot(args.out / "vanishing_radius.png", draw_sweep)
-    with open(args.out / "results.json", "w") as f:
-        json.dump({"models": {k: {"init": at_init[k].tolist(), "trained": trained[k].tolist()} for k in MODELS},
-                   "radius": {str(r): v.tolist() for r, v in sweep.items()}}, f)
+    C.save_results(args.out / "results.json",
+                   {"models": {k: {"init": at_init[k].tolist(), "trained": trained[k].tolist()} for k in MODELS},
+                    "radius": {str(r): v.tolist() for r, v in sweep.items()}})
     C.print_elapsed(args)
     return {"init": at_init, "trained": trained, "radius": sweep}
 

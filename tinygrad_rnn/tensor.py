@@ -21,7 +21,24 @@ def _default_dtype(array):
     return np.float32 if array.dtype == np.float64 else None
 
 
-class Tensor:
+class Movable:
+    """The shorthands of ``to(device, dtype)`` that Tensors and Modules share."""
+    __slots__ = ()
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def double(self):
+        return self.to(dtype=np.float64)
+
+    def float(self):
+        return self.to(dtype=np.float32)
+
+
+class Tensor(Movable):
     __slots__ = ("data", "grad", "requires_grad", "creator", "index", "_hooks", "_retain", "__weakref__")
     __array_ufunc__ = None  # ndarray + Tensor -> Tensor.__radd__, not an elementwise NumPy loop
 
@@ -114,18 +131,6 @@ class Tensor:
             dtype = np.dtype(dtype)
             out = Cast.apply(out, dtype=dtype) if dtype.kind == "f" else Tensor._wrap(out.data.astype(dtype), None, 0)
         return out
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def cuda(self):
-        return self.to("cuda")
-
-    def double(self):
-        return self.to(dtype=np.float64)
-
-    def float(self):
-        return self.to(dtype=np.float32)
 
     def long(self):
         return self.to(dtype=np.int64)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend
 from ..function import no_grad
-from ..tensor import Tensor
+from ..tensor import Movable, Tensor
 
 
 class Parameter(Tensor):
@@ -24,7 +24,7 @@ class Parameter(Tensor):
         return "Parameter" + super().__repr__()[len("Tensor"):]
 
 
-class Module:
+class Module(Movable):
     """Base class: subclasses set Parameters / Modules as attributes and define ``forward``."""
 
     def __init__(self):
@@ -97,18 +97,6 @@ class Module:
         if dtype is not None:
             self._map_parameters(lambda a: a.astype(dtype))
         return self
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def cuda(self):
-        return self.to("cuda")
-
-    def double(self):
-        return self.to(dtype=np.float64)
-
-    def float(self):
-        return self.to(dtype=np.float32)
 
     # ---- state -----------------------------------------------------------------------------
     def state_dict(self):
