@@ -337,10 +337,7 @@ def main(argv=None):
             torch.set_num_interop_threads(1)
         except RuntimeError:
             pass
-    if args.device == "cuda":
-        from tinygrad_rnn import backend
-        from tinygrad_rnn.ops import cuda_kernels, rnn_kernels
-        rnn_kernels.GATE_KERNELS.update(cuda_kernels.build(backend.cupy()))   # fused CUDA gate math
+    # on "cuda" the package compiles its fused CuPy gate kernels on the first sequence (warm-up)
     if args.rss_child:
         rss_child(args)
         return

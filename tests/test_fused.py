@@ -490,8 +490,9 @@ def test_fused_layers_on_device_equal_cpu(device, case, gate_kernels, checkpoint
     if gate_kernels == "registered":
         if device != "cuda":
             pytest.skip("the registered gate kernels are CUDA kernels")
-        for key, fn in cuda_kernels.build(backend.cupy()).items():
-            monkeypatch.setitem(rnn_kernels.GATE_KERNELS, key, fn)
+        monkeypatch.setattr(rnn_kernels, "GATE_KERNELS", dict(cuda_kernels.build(backend.cupy())))
+    else:   # a placeholder CUDA entry stops gate_kernel() from compiling the fused kernels on first use
+        monkeypatch.setattr(rnn_kernels, "GATE_KERNELS", {("placeholder", "cuda"): None})
     cfg = dict(case, I=3, H=4, L=2, T=6, B=3, bidirectional=True, batch_first=True, bias=True, h0=True,
                unbatched=False, dropout=0.0, residual=True, seed=11, lengths=[6, 1, 4])
     arrays, upstream = data(cfg)
@@ -505,6 +506,16 @@ def test_fused_layers_on_device_equal_cpu(device, case, gate_kernels, checkpoint
     for key, entry in cpu.trace.items():
         np.testing.assert_allclose(backend.to_numpy(on_device.trace[key]["dh"]), entry["dh"], rtol=1e-10,
                                    atol=1e-12, err_msg=f"trace {key}")
+
+
+@needs_cuda
+def test_cuda_gate_kernels_are_compiled_on_first_use(monkeypatch):
+    monkeypatch.setattr(rnn_kernels, "GATE_KERNELS", {})
+    m = nn.LSTM(3, 4).double().to("cuda")
+    out, _ = m(tg.Tensor(np.ones((5, 2, 3)), device="cuda"))
+    assert {k for k in rnn_kernels.GATE_KERNELS if k[1] == "cuda"} == set(cuda_kernels.build(backend.cupy()))
+    assert rnn_kernels.gate_kernel("lstm_gates_forward", backend.cupy()) is \
+        rnn_kernels.GATE_KERNELS[("lstm_gates_forward", "cuda")]
 
 
 def _gate_arguments(xp, name, B, H, dtype, rng):
