@@ -322,7 +322,6 @@ def main(argv=None):
     args = parse_args(argv)
     set_threads(args.threads)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # numpy_reference
-    import numpy as np
     limiter = None
     try:
         import threadpoolctl
