@@ -129,8 +129,8 @@ class LayerNormLSTMCell(nn.Module):
         super().__init__()
         H, bound = hidden_size, 1 / np.sqrt(hidden_size)
         self.hidden_size, self.normalize = H, normalize
-        self.weight_ih = nn.Parameter(nn.layers.uniform((4 * H, input_size), bound))
-        self.weight_hh = nn.Parameter(nn.layers.uniform((4 * H, H), bound))
+        self.weight_ih = nn.Parameter(nn.init.uniform_array((4 * H, input_size), bound))
+        self.weight_hh = nn.Parameter(nn.init.uniform_array((4 * H, H), bound))
         bias = np.zeros(4 * H, dtype=np.float32)
         bias[H:2 * H] = 1.0  # forget gate starts open
         self.bias = nn.Parameter(bias)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 from tinygrad_rnn.nn import functional as F
-from tinygrad_rnn.nn.rnn import gru_step, lstm_step, rnn_step
-from tinygrad_rnn.nn.utils_rnn import (check_lengths, length_mask, pad_sequence, reverse_padded,
+from tinygrad_rnn.nn.modules.rnn import gru_step, lstm_step, rnn_step
+from tinygrad_rnn.nn.utils.rnn import (check_lengths, length_mask, pad_sequence, reverse_padded,
                                        sequence_lengths, unpad_sequence)
 from tinygrad_rnn.testing import gradcheck
 

@@ -1,4 +1,4 @@
-"""Tests for tinygrad_rnn.nn.skip: gradchecks of every skip module around a small stand-in
+"""Tests for tinygrad_rnn.nn.modules.skip: gradchecks of every skip module around a small stand-in
 sequence layer, the exact equations, when projections appear, and variational dropout masks."""
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
-from tinygrad_rnn.nn.skip import (DenseStack, Highway, HighwayStack, Residual, ResidualStack, VariationalDropout,
+from tinygrad_rnn.nn.modules.skip import (DenseStack, Highway, HighwayStack, Residual, ResidualStack, VariationalDropout,
                                   sequence_sizes)
 from tinygrad_rnn.testing import gradcheck
 

@@ -12,6 +12,8 @@ from .function import Function, enable_grad, is_grad_enabled, no_grad
 from .ops.elementwise import clip, maximum, minimum, where
 from .tensor import Tensor, bool_, cat, chunk, float32, float64, int32, int64, split, stack
 
+from . import nn, optim
+
 __version__ = "0.1.0"
 
 

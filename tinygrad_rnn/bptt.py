@@ -21,7 +21,7 @@ What each tool shows:
 
 Two ways to get dL/dh_t, held equal by tests/test_bptt.py:
 
-- the *composite unroll* (``unroll``): the layer's own step functions (``nn.rnn.rnn_step``,
+- the *composite unroll* (``unroll``): the layer's own step functions (``nn.modules.rnn.rnn_step``,
   ``lstm_step``, ``gru_step``: the textbook equations from primitive ops) looped here over time
   with the layer's own parameters, with ``retain_grad()`` on every h_t. It works for every
   layer whatever its ``impl``, because it only reads the parameters;
@@ -33,7 +33,7 @@ import numpy as np
 from . import backend
 from .function import Function
 from .nn import functional as F
-from .nn import rnn as R
+from .nn.modules import rnn as R
 from .tensor import Tensor, cat, stack
 
 __all__ = ["cell_step", "unroll", "trace_hidden_grads", "step_jacobians",
@@ -100,7 +100,7 @@ def unroll(layer, x, hx=None, lengths=None):
 
     Why not the layer itself: its composite path keeps the h_t inside its loop, so nothing
     outside can call ``retain_grad()`` on them; this runs the same step functions
-    (``nn.rnn.rnn_step`` / ``lstm_step`` / ``gru_step``) on the same Parameters, so the graph
+    (``nn.modules.rnn.rnn_step`` / ``lstm_step`` / ``gru_step``) on the same Parameters, so the graph
     and the gradients are the layer's. Honoured: ``num_layers``, ``bidirectional``,
     ``batch_first``, ``proj_size``, ``residual``, ``bias``. Not applied: dropout between layers
     (trace in ``eval()`` mode, or with ``dropout=0``).

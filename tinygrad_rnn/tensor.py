@@ -11,7 +11,7 @@ import numpy as np
 
 from . import backend
 from . import function
-from .ops import elementwise as E, linalg as L, nn as N, reduce as R, shape as S
+from .ops import elementwise as E, linalg as L, lookup, loss as N, reduce as R, shape as S
 
 float32, float64, int64, int32, bool_ = np.float32, np.float64, np.int64, np.int32, np.bool_
 
@@ -312,7 +312,7 @@ class Tensor(Movable):
         return S.Pad.apply(self, pad_width=tuple(map(tuple, pad_width)), value=value)
 
     def gather(self, axis, index):
-        return N.Gather.apply(self, index, axis=axis)
+        return lookup.Gather.apply(self, index, axis=axis)
 
 
 class _HookHandle:

@@ -1,5 +1,5 @@
 """Stateless neural-network functions, named as in ``torch.nn.functional``."""
-from ..ops import linalg as L, nn as N, elementwise as E
+from ..ops import elementwise as E, linalg as L, lookup, loss as N
 
 
 def relu(x): return E.Relu.apply(x)
@@ -17,14 +17,14 @@ def linear(x, weight, bias=None):
 
 def embedding(indices, weight):
     """Rows of ``weight`` picked by integer ``indices``: output shape ``indices.shape + (dim,)``."""
-    return N.Embedding.apply(weight, indices)
+    return lookup.EmbeddingLookup.apply(weight, indices)
 
 
 def dropout(x, p=0.5, training=True):
     """Inverted dropout; the identity when not training or p == 0."""
     if not training or p == 0:
         return x
-    return N.Dropout.apply(x, p=p)
+    return E.InvertedDropout.apply(x, p=p)
 
 
 def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):

@@ -235,3 +235,8 @@ def _set_forget_block(bias, value, hidden_size):
         raise ValueError(f"an LSTM bias has shape (4 * hidden_size,), got {bias.shape} "
                          f"(hidden_size={hidden_size})")
     bias.data[hidden:2 * hidden] = value
+
+
+def uniform_array(shape, bound, dtype=np.float32):
+    """U(-bound, bound) from the package generator (``tinygrad_rnn.manual_seed``)."""
+    return backend.rng().uniform(-bound, bound, size=shape).astype(dtype)

@@ -2,6 +2,7 @@
 
 Binary ops broadcast like NumPy; ``unbroadcast`` sums each gradient back to its input's shape.
 """
+from .. import backend
 from ..backend import array_module
 from ..function import Function, unbroadcast
 
@@ -224,3 +225,18 @@ def minimum(a, b):
 
 def clip(a, low=None, high=None):
     return Clip.apply(a, low=low, high=high)
+
+
+class InvertedDropout(Function):
+    """Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p),
+    so evaluation needs no rescaling. The mask is saved for backward."""
+
+    def forward(self, a, p=0.5):
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        keep = backend.random_uniform(a.shape, backend.device_of(a), a.dtype) >= p
+        self.mask = keep * a.dtype.type(1 / (1 - p))
+        return a * self.mask
+
+    def backward(self, g):
+        return g * self.mask

@@ -18,10 +18,11 @@ only when it is given (so layers without it work too). Sizes are read from the l
 Note on padding: the skip path adds x at every position, including padded steps past a
 sequence's length, where an RNN's output is 0. Mask padded positions in the loss, as always.
 """
-from .. import backend
-from ..tensor import Tensor, cat
-from .layers import Linear
-from .module import Module, ModuleList
+from ... import backend
+from ...tensor import Tensor, cat
+from .container import ModuleList
+from .linear import Linear
+from .module import Module
 
 
 def sequence_sizes(layer, input_size=None, output_size=None):

@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from .. import backend
-from ..tensor import Tensor
-from .module import Module
+from ... import backend
+from ...tensor import Tensor
+from ..modules.module import Module
 
 
 def _named_grads(parameters):

@@ -1,9 +1,8 @@
-"""Neural-network ops: softmax family, losses, dropout, embedding lookup and gather.
+"""Softmax family and losses.
 
 Each is one Function with a closed-form backward (softmax + cross-entropy fused: the gradient is
 ``softmax - onehot``), which is both faster and more accurate than composing primitives.
 """
-from .. import backend
 from ..backend import array_module
 from ..function import Function
 from .elementwise import stable_sigmoid
@@ -177,62 +176,3 @@ class BCEWithLogits(Function):
     def backward(self, g):
         scale = g if self.reduction == "none" else g * self.dloss
         return scale * (self.sig - self.y), scale * -self.x
-
-
-class Dropout(Function):
-    """Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p),
-    so evaluation needs no rescaling. The mask is saved for backward."""
-
-    def forward(self, a, p=0.5):
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        keep = backend.random_uniform(a.shape, backend.device_of(a), a.dtype) >= p
-        self.mask = keep * a.dtype.type(1 / (1 - p))
-        return a * self.mask
-
-    def backward(self, g):
-        return g * self.mask
-
-
-class Embedding(Function):
-    """Row lookup weight[indices]; backward adds each row's gradient to its index (``add.at``
-    sums repeated indices, the embedding analogue of a shared weight)."""
-
-    def forward(self, weight, indices):
-        if indices.dtype.kind not in "iu":
-            raise TypeError(f"embedding indices must be an integer tensor, got dtype {indices.dtype}")
-        xp = array_module(weight)
-        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= weight.shape[0]):
-            raise IndexError(f"embedding index out of range [0, {weight.shape[0]}) "
-                             f"(min {int(indices.min())}, max {int(indices.max())})")
-        self.shape, self.indices = weight.shape, indices
-        return xp.take(weight, indices, axis=0)
-
-    def backward(self, g):
-        xp = array_module(g)
-        grad = xp.zeros(self.shape, dtype=g.dtype)
-        xp.add.at(grad, self.indices.reshape(-1), g.reshape(-1, self.shape[1]))
-        return grad, None
-
-
-class Gather(Function):
-    """out[..., i, ...] = a[..., index[..., i, ...], ...] along ``axis`` (torch.gather)."""
-
-    def forward(self, a, index, axis=0):
-        if index.dtype.kind not in "iu":
-            raise TypeError(f"gather index must be an integer tensor, got dtype {index.dtype}")
-        if index.ndim != a.ndim:
-            raise ValueError(f"gather: index of shape {index.shape} needs as many dimensions as the input {a.shape}")
-        xp = array_module(a)
-        self.shape, self.index, self.axis = a.shape, index, axis
-        # as torch.gather, the index may be shorter than the input on the other axes
-        window = tuple(slice(None) if d == axis % a.ndim else slice(0, n) for d, n in enumerate(index.shape))
-        return xp.take_along_axis(a[window], index, axis=axis)
-
-    def backward(self, g):
-        xp = array_module(g)
-        grad = xp.zeros(self.shape, dtype=g.dtype)
-        where = list(xp.ix_(*[xp.arange(n) for n in self.index.shape]))
-        where[self.axis] = self.index
-        xp.add.at(grad, tuple(where), g)
-        return grad, None

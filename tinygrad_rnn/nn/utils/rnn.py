@@ -11,8 +11,8 @@ real, which is control flow, not data, so they never need a gradient or a GPU.
 """
 import numpy as np
 
-from .. import backend
-from ..tensor import Tensor, stack
+from ... import backend
+from ...tensor import Tensor, stack
 
 
 def sequence_lengths(sequences):

@@ -25,13 +25,13 @@ import warnings
 
 import numpy as np
 
-from .. import backend
-from ..ops import rnn_fused
-from ..tensor import Tensor, cat, split, stack
-from . import functional as F
-from .layers import uniform
+from ... import backend
+from ...ops import rnn_fused
+from ...tensor import Tensor, cat, split, stack
+from .. import functional as F
+from ..init import uniform_array
+from ..utils.rnn import check_lengths, reverse_padded
 from .module import Module, Parameter
-from .utils_rnn import check_lengths, reverse_padded
 
 
 # ----------------------------------------------------------------------------- one time step
@@ -150,7 +150,7 @@ def _reset_uniform(module, hidden_size):
     """PyTorch's default: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))."""
     bound = 1 / math.sqrt(hidden_size)
     for p in module.parameters():
-        p.data = backend.to_device(uniform(p.shape, bound, p.dtype), p.device)
+        p.data = backend.to_device(uniform_array(p.shape, bound, p.dtype), p.device)
 
 
 # ----------------------------------------------------------------------------- cells

@@ -8,9 +8,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .. import backend
-from ..function import no_grad
-from ..tensor import Movable, Tensor
+from ... import backend
+from ...function import no_grad
+from ...tensor import Movable, Tensor
 
 
 class Parameter(Tensor):
@@ -144,37 +144,3 @@ def _to_numpy(value):
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
         return value.detach().cpu().numpy()
     return backend.to_numpy(value) if hasattr(value, "__cuda_array_interface__") else np.asarray(value)
-
-
-class ModuleList(Module):
-    """A list of Modules whose parameters are named by position: ``layers.0.weight``."""
-
-    def __init__(self, modules=()):
-        super().__init__()
-        for m in modules:
-            self.append(m)
-
-    def append(self, module):
-        setattr(self, str(len(self._modules)), module)
-        return self
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-
-class Sequential(ModuleList):
-    """Modules applied one after another."""
-
-    def __init__(self, *modules):
-        super().__init__(modules)
-
-    def forward(self, x):
-        for m in self:
-            x = m(x)
-        return x

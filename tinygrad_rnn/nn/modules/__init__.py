@@ -1,0 +1,8 @@
+"""The layers, one family per file as in ``torch.nn.modules``."""
+from .container import ModuleList, Sequential
+from .dropout import Dropout
+from .linear import Linear
+from .module import Module, Parameter
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .skip import DenseStack, Highway, HighwayStack, Residual, ResidualStack, VariationalDropout
+from .sparse import Embedding
