@@ -1,10 +1,20 @@
 """Function: one differentiable operation, and the glue that records it in the graph.
 
 A Function computes on raw arrays (NumPy or CuPy), never on Tensors. ``forward`` returns the
-output array(s) and saves on ``self`` (the "ctx") what ``backward`` needs; ``backward`` gets
-the gradient of each output and returns one gradient per input, ``None`` where the input does
-not need one. ``apply`` wraps the result in a Tensor whose ``creator`` is the Function, which
-is how the graph is built one node at a time.
+output array(s); ``backward`` gets the gradient of each output and returns one gradient per
+input, ``None`` where the input does not need one. ``apply`` wraps the result in a Tensor whose
+``creator`` is the Function, which is how the graph is built one node at a time.
+
+What forward keeps for backward, one convention in every op: **arrays** go through
+``self.save_for_backward(...)`` and come back as ``self.saved`` (so it is explicit what a node
+keeps alive, and ``release`` frees it after backward); plain **metadata** (shapes, axes, flags,
+the reduction) are ordinary attributes on ``self``.
+
+The import circle, and the only place it closes: ``tensor.py`` imports this module and the ops
+(its methods call ``SomeOp.apply``); the ops import this module; this module needs the Tensor
+class only inside ``apply``, to wrap outputs, so it imports the ``tensor`` *module* (not the
+class) and reads ``_tensor.Tensor`` at call time. ``apply`` + ``Tensor._wrap`` are the whole of
+the recording glue.
 """
 import contextlib
 import weakref
@@ -12,7 +22,7 @@ import weakref
 import numpy as np
 
 from . import backend
-from . import tensor as _tensor
+from . import tensor as _tensor   # the one back-edge of the circle: used in apply only
 
 _grad_enabled = True
 

@@ -16,11 +16,6 @@ from .ops import elementwise as E, linalg as L, lookup, loss as N, reduce as R, 
 float32, float64, int64, int32, bool_ = np.float32, np.float64, np.int64, np.int32, np.bool_
 
 
-def _default_dtype(array):
-    """Python floats become float32 (the training default); NumPy/CuPy arrays keep theirs."""
-    return np.float32 if array.dtype == np.float64 else None
-
-
 class Movable:
     """The shorthands of ``to(device, dtype)`` that Tensors and Modules share."""
     __slots__ = ()
