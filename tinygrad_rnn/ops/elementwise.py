@@ -4,6 +4,7 @@ Binary ops broadcast like NumPy; ``unbroadcast`` sums each gradient back to its 
 """
 from .. import backend
 from ..backend import array_module
+from .._validation import check_probability
 from ..function import Function, unbroadcast
 
 
@@ -249,8 +250,7 @@ class InvertedDropout(Function):
     so evaluation needs no rescaling. The mask is saved for backward."""
 
     def forward(self, a, p=0.5):
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        check_probability(p)
         keep = backend.random_uniform(a.shape, backend.device_of(a), a.dtype) >= p
         mask = keep * a.dtype.type(1 / (1 - p))
         self.save_for_backward(mask)
