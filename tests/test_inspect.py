@@ -1,6 +1,6 @@
-"""Tests for tinygrad_rnn.inspect (and the plot in tinygrad_rnn.viz): per-step gradient traces, one-step Jacobians, the DOT export and
-the shared-weight demonstration. Everything numerical is float64 with tight tolerances, so a
-trace that is off by a factor of 1 + 1e-7 is caught."""
+"""Tests for tinygrad_rnn.inspect (and the plot in tinygrad_rnn.viz): per-step gradient traces,
+one-step Jacobians, the DOT export and the shared-weight demonstration. Everything numerical
+is float64 with tight tolerances, so a trace that is off by a factor of 1 + 1e-7 is caught."""
 import re
 
 import numpy as np
@@ -418,3 +418,19 @@ def test_demo_main_prints(capsys):
     demo.main()
     text = capsys.readouterr().out
     assert "W_hh.grad" in text and "Jacobian" in text
+
+
+@pytest.mark.parametrize("impl", ["composite", "cell"])
+def test_unbatched_bidirectional_trace_agrees_across_impls(impl):
+    """An unbatched (T, I) input: both readings give (T, 1, Hout) in time order, equal to the
+    fused record of the same weights."""
+    x = tg.tensor(np.random.default_rng(0).normal(size=(5, 3)))
+    traces = {}
+    for name in ("fused", impl):
+        tg.manual_seed(0)
+        layer = nn.GRU(3, 4, impl=name, bidirectional=True).double()
+        traces[name] = inspect.trace_hidden_grads(layer, x, lambda out: (out[0] ** 2).sum())
+    assert traces["fused"]["method"] == "fused" and traces[impl]["method"] == "unroll"
+    for key in ("l0", "l0_reverse"):
+        assert traces[impl]["dh"][key].shape == (5, 1, 4)
+        np.testing.assert_allclose(traces[impl]["dh"][key], traces["fused"]["dh"][key], **TIGHT)

@@ -8,6 +8,8 @@ Also here, because every recurrent path needs it exactly the same way: ``step_ma
 builder of the padding mask (which time steps of which sequence are real), and
 ``output_size``, the size of h (``proj_size or hidden_size``).
 """
+import warnings
+
 import numpy as np
 
 from . import backend
@@ -113,3 +115,31 @@ def check_rnn_state(module, state, what, expected, x, symbols=None):
         raise RuntimeError(f"{name}: {what} is on {state.device} but the input is on {x.device}")
     if state.dtype != x.dtype:
         raise TypeError(f"{name}: {what} has dtype {state.dtype} but the input {x.dtype}")
+
+
+def check_rnn_layer_args(name, input_size, hidden_size, num_layers, dropout, bidirectional, proj_size,
+                         residual, impl, checkpoint, impls):
+    """The constructor arguments of ``nn.RNN/LSTM/GRU`` (``name``), all checked before anything
+    is built."""
+    check_int("input_size", input_size)
+    check_int("hidden_size", hidden_size)
+    check_int("num_layers", num_layers)
+    if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 0 <= proj_size < hidden_size:
+        raise ValueError(f"{name}: proj_size must be an integer in [0, hidden_size={hidden_size}) "
+                         f"(0 = no projection), got {proj_size!r}")
+    check_probability(dropout, "dropout", owner=name)
+    if dropout > 0 and num_layers == 1:
+        warnings.warn(f"{name}: dropout={dropout} acts between layers only, so with num_layers=1 "
+                      f"it does nothing", stacklevel=4)
+    if residual and num_layers < 2:
+        raise ValueError(f"{name}: residual=True adds each layer's input to its output from the "
+                         f"second layer on, so it needs num_layers >= 2, got {num_layers}; for a skip "
+                         f"connection around a single layer (input_size {input_size} -> "
+                         f"{(2 if bidirectional else 1) * output_size(hidden_size, proj_size)} outputs), "
+                         f"use the nn.skip modules")
+    if impl not in impls:
+        raise ValueError(f"{name}: impl must be one of {impls}, got {impl!r}")
+    if isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 0:
+        raise ValueError(f"{name}: checkpoint must be an integer >= 0 (0 = keep every step), got {checkpoint!r}")
+    if checkpoint and impl != "fused":
+        raise ValueError(f"{name}: checkpoint={checkpoint} needs impl='fused', got impl={impl!r}")

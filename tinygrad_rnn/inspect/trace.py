@@ -46,7 +46,10 @@ def trace_hidden_grads(layer, x, loss_fn, hx=None, lengths=None, method="auto"):
                                   f"record (only impl='fused' does); use method='unroll'")
     run = _run_fused if method == "fused" or (method == "auto" and fused) else _run_unroll
     record, loss, y = run(layer, x, loss_fn, hx, lengths)
-    T, B = (y.shape[1], y.shape[0]) if layer.batch_first and y.ndim == 3 else (y.shape[0], y.shape[1] if y.ndim == 3 else 1)
+    if y.ndim == 2:                                     # unbatched (T, D*Hout)
+        T, B = y.shape[0], 1
+    else:
+        T, B = (y.shape[1], y.shape[0]) if layer.batch_first else y.shape[:2]
     lengths = check_lengths(lengths, T, B)
     dh = {}
     for k in range(layer.num_layers):

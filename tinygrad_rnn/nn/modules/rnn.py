@@ -27,11 +27,10 @@ and ``torch.nn.RNNCell/LSTMCell/GRUCell``), so weights move between the two as p
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
 """
 import functools
-import warnings
 
 from ... import backend
-from ..._validation import (check_int, check_lengths, check_nonlinearity, check_probability,
-                            check_rnn_input, check_rnn_state, output_size, step_mask)
+from ..._validation import (check_lengths, check_nonlinearity, check_rnn_input, check_rnn_layer_args,
+                            check_rnn_state, output_size, step_mask)
 from ...ops import rnn_fused
 from ...tensor import cat, split, stack
 from .. import functional as F
@@ -150,33 +149,6 @@ def _step_masks(lengths, x):
     return masks
 
 
-def _check_layer_args(name, input_size, hidden_size, num_layers, dropout, bidirectional, proj_size,
-                      residual, impl, checkpoint, impls):
-    """The constructor arguments of a sequence layer, all checked before anything is built."""
-    check_int("input_size", input_size)
-    check_int("hidden_size", hidden_size)
-    check_int("num_layers", num_layers)
-    if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 0 <= proj_size < hidden_size:
-        raise ValueError(f"{name}: proj_size must be an integer in [0, hidden_size={hidden_size}) "
-                         f"(0 = no projection), got {proj_size!r}")
-    check_probability(dropout, "dropout", owner=name)
-    if dropout > 0 and num_layers == 1:
-        warnings.warn(f"{name}: dropout={dropout} acts between layers only, so with num_layers=1 "
-                      f"it does nothing", stacklevel=4)
-    if residual and num_layers < 2:
-        raise ValueError(f"{name}: residual=True adds each layer's input to its output from the "
-                         f"second layer on, so it needs num_layers >= 2, got {num_layers}; for a skip "
-                         f"connection around a single layer (input_size {input_size} -> "
-                         f"{(2 if bidirectional else 1) * output_size(hidden_size, proj_size)} outputs), "
-                         f"use the nn.skip modules")
-    if impl not in impls:
-        raise ValueError(f"{name}: impl must be one of {impls}, got {impl!r}")
-    if isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 0:
-        raise ValueError(f"{name}: checkpoint must be an integer >= 0 (0 = keep every step), got {checkpoint!r}")
-    if checkpoint and impl != "fused":
-        raise ValueError(f"{name}: checkpoint={checkpoint} needs impl='fused', got impl={impl!r}")
-
-
 # ----------------------------------------------------------------------------- sequence layers
 
 class _RNNBase(Module):
@@ -217,7 +189,7 @@ class _RNNBase(Module):
                  dropout=0.0, bidirectional=False, proj_size=0, residual=False, impl="fused",
                  checkpoint=0):
         super().__init__()
-        _check_layer_args(type(self).__name__, input_size, hidden_size, num_layers, dropout,
+        check_rnn_layer_args(type(self).__name__, input_size, hidden_size, num_layers, dropout,
                           bidirectional, proj_size, residual, impl, checkpoint, self.IMPLS)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
