@@ -93,10 +93,12 @@ def test_trace_every_impl_equals_retain_grad(name, impl, device):
     gradients equal the composite unroll's retain_grad() ones, and the parameter gradients
     equal those of a plain backward through the layer itself."""
     layer = LAYERS[name](impl=impl).double().to(device)
+    composite = LAYERS[name](impl="composite").double().to(device)
+    composite.load_state_dict(layer.state_dict())
     x = _x(device=device)
-    reference = inspect.trace_hidden_grads(layer, x, _loss, method="unroll")
-    layer.zero_grad()
+    reference = inspect.trace_hidden_grads(composite, x, _loss, method="unroll")
     traced = inspect.trace_hidden_grads(layer, x, _loss, method="auto")
+    assert traced["method"] == ("fused" if impl == "fused" else "unroll")
     traced_param_grads = _grads(layer)
     for key in reference["dh"]:
         np.testing.assert_allclose(traced["dh"][key], reference["dh"][key], **TIGHT)
