@@ -12,10 +12,11 @@ keeps alive, and ``release`` frees it after backward); plain **metadata** (shape
 the reduction) are ordinary attributes on ``self``.
 
 The import circle, and the only place it closes: ``tensor.py`` imports this module and the ops
-(its methods call ``SomeOp.apply``); the ops import this module; this module needs the Tensor
-class only inside ``apply``, to wrap outputs, so it imports the ``tensor`` *module* (not the
-class) and reads ``_tensor.Tensor`` at call time. ``apply`` + ``Tensor._wrap`` are the whole of
-the recording glue.
+(its methods call ``SomeOp.apply``); the ops import this module (never ``tensor``, except
+``elementwise.where``, which builds a Tensor from two numbers inside the function); this module
+needs the Tensor class only at call time (to wrap outputs in ``apply``, and in the sweep), so it
+imports the ``tensor`` *module* and reads ``_tensor.Tensor`` there. ``apply`` + ``Tensor._wrap``
+are the whole of the recording glue; ``backward_from`` the whole of the replay.
 """
 import contextlib
 import gc
