@@ -13,7 +13,7 @@ rescales W_hh to spectral radius 0.5, 0.9, 1.0, 1.1 and 1.5 and shows the switch
 (< 1) to exploding (> 1). The printed ratio ||dL/dh_1|| / ||dL/dh_T|| summarises each curve:
 far below 1 means the first steps get almost no learning signal. The per-step factor is its
 (T-1)-th root, the average shrinking (< 1) or growth (> 1) per step back; mean ||J_t|| is the
-spectral norm of the one-step Jacobian (bptt.step_jacobian_norms), an upper bound of it.
+spectral norm of the one-step Jacobian (inspect.step_jacobian_norms), an upper bound of it.
 
     python examples/vanishing_gradients.py            # T = 100, plots in runs/vanishing_gradients
     python examples/vanishing_gradients.py --quick
@@ -24,7 +24,7 @@ import numpy as np
 import _common as C
 from adding_problem import DEFAULT_LR, LABELS, Regressor, adding_batch
 
-from tinygrad_rnn import bptt, nn, optim
+from tinygrad_rnn import inspect, nn, optim, viz
 from tinygrad_rnn.nn import functional as F
 
 MODELS = ("tanh", "irnn", "lstm", "gru")
@@ -37,12 +37,12 @@ def hidden_grad_norms(model, x, y):
     model.double()                 # in place: float32 -> float64 -> float32 is exact
     try:
         x64, y64 = x.to(dtype=np.float64), y.to(dtype=np.float64)
-        trace = bptt.trace_hidden_grads(
+        trace = inspect.trace_hidden_grads(
             model.rnn, x64, lambda out: F.mse_loss(model.head(out[0][-1]).reshape(-1), y64))
     finally:
         model.float()
         model.zero_grad()
-    return trace["dh"]["l0"].mean(axis=1)
+    return trace["dh_norm"]["l0"].mean(axis=1)
 
 
 def ratio(norms):
@@ -113,7 +113,7 @@ def main(argv=None):
             model = scaled_tanh_rnn(radius, args.hidden, args.device, args.seed)
             sweep[radius] = hidden_grad_norms(model, x, y)
             # mean one-step Jacobian norm along the first sequence, for the table
-            J = bptt.step_jacobian_norms(model.rnn, x[:, 0], np.zeros(args.hidden, np.float32))
+            J = inspect.step_jacobian_norms(model.rnn, x[:, 0], np.zeros(args.hidden, np.float32))
             r = ratio(sweep[radius])
             sweep_rows.append([radius, r, r ** (1 / (args.T - 1)), float(J.mean()),
                                "vanishing" if r < 0.1 else ("exploding" if r > 10 else "about steady")])
@@ -127,11 +127,11 @@ def main(argv=None):
 
     def draw_models(fig, axes):
         for ax, norms, when in zip(axes, (at_init, trained), ("at initialisation", "after training")):
-            bptt.plot_grad_norms({LABELS[k]: v for k, v in norms.items()}, ax=ax, distance=True,
+            viz.plot_grad_norms({LABELS[k]: v for k, v in norms.items()}, ax=ax, distance=True,
                                  title=f"||dL/dh_t||, {when}")
 
     def draw_sweep(fig, ax):
-        bptt.plot_grad_norms({f"radius {r}": v for r, v in sweep.items()}, ax=ax, distance=True,
+        viz.plot_grad_norms({f"radius {r}": v for r, v in sweep.items()}, ax=ax, distance=True,
                              title="tanh RNN: spectral radius of W_hh")
 
     C.save_plot(args.out / "vanishing_models.png", draw_models, ncols=2)

@@ -305,8 +305,8 @@ def _lstm_layer(T, B, I, H, P=0, checkpoint=0, lengths=None):
 
 
 def saved_arrays(node):
-    """{name: array} of every array the node holds: in its cache and in its own attributes."""
-    found = {k: v for k, v in node.cache.items() if hasattr(v, "shape")}
+    """{name: array} of every array the node holds: in what it saved for backward (the kernel cache) and in its own attributes."""
+    found = {k: v for k, v in node.saved[0].items() if hasattr(v, "shape")}
     found.update({k: v for k, v in vars(node).items() if hasattr(v, "shape")})
     return found
 
@@ -323,11 +323,11 @@ def test_fused_lstm_node_keeps_only_what_bptt_needs(P, lengths):
     shapes = {k: v.shape for k, v in saved.items() if k != "valid"}
     assert shapes == {"x": (T, B, I), "gates": (T, B, 4 * H), "c": (T + 1, B, H), "h": (T + 1, B, Hout)}
     assert saved["x"] is x.data                                     # a reference, not a copy
-    assert (lengths is None) == (node.cache["valid"] is None)
+    assert (lengths is None) == (node.saved[0]["valid"] is None)
     if lengths is not None:
-        assert node.cache["valid"].shape == (T, B, 1) and node.cache["valid"].dtype == np.bool_
+        assert node.saved[0]["valid"].shape == (T, B, 1) and node.saved[0]["valid"].dtype == np.bool_
     # weights are referenced, never copied
-    for name, value in node.cache["params"].items():
+    for name, value in node.saved[0]["params"].items():
         if value is not None:
             assert any(value is p.data for p in node.parents if isinstance(p, Tensor)), name
 
@@ -340,7 +340,7 @@ def test_checkpointed_lstm_node_keeps_one_state_per_segment(T, K):
     S = math.ceil(T / K)
     shapes = {k: v.shape for k, v in saved.items()}
     assert shapes == {"x": (T, B, I), "h_checkpoints": (S, B, P), "c_checkpoints": (S, B, H)}
-    assert "gates" not in y.creator.cache and "c" not in y.creator.cache and "h" not in y.creator.cache
+    assert "gates" not in y.creator.saved[0] and "c" not in y.creator.saved[0] and "h" not in y.creator.saved[0]
 
 
 @pytest.mark.parametrize("kind", ["gru", "rnn_tanh"])

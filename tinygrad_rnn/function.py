@@ -1,18 +1,31 @@
-"""Function: one differentiable operation, and the glue that records it in the graph.
+"""Function: one differentiable operation, the glue that records it in the graph, and the
+reverse sweep that replays the graph backwards (``backward_from``, called by ``Tensor.backward``).
 
 A Function computes on raw arrays (NumPy or CuPy), never on Tensors. ``forward`` returns the
-output array(s) and saves on ``self`` (the "ctx") what ``backward`` needs; ``backward`` gets
-the gradient of each output and returns one gradient per input, ``None`` where the input does
-not need one. ``apply`` wraps the result in a Tensor whose ``creator`` is the Function, which
-is how the graph is built one node at a time.
+output array(s); ``backward`` gets the gradient of each output and returns one gradient per
+input, ``None`` where the input does not need one. ``apply`` wraps the result in a Tensor whose
+``creator`` is the Function, which is how the graph is built one node at a time.
+
+What forward keeps for backward, one convention in every op: **arrays** go through
+``self.save_for_backward(...)`` and come back as ``self.saved`` (so it is explicit what a node
+keeps alive, and ``release`` frees it after backward); plain **metadata** (shapes, axes, flags,
+the reduction) are ordinary attributes on ``self``.
+
+The import circle, and the only place it closes: ``tensor.py`` imports this module and the ops
+(its methods call ``SomeOp.apply``); the ops import this module (never ``tensor``, except
+``elementwise.where``, which builds a Tensor from two numbers inside the function); this module
+needs the Tensor class only at call time (to wrap outputs in ``apply``, and in the sweep), so it
+imports the ``tensor`` *module* and reads ``_tensor.Tensor`` there. ``apply`` + ``Tensor._wrap``
+are the whole of the recording glue; ``backward_from`` the whole of the replay.
 """
 import contextlib
+import gc
 import weakref
 
 import numpy as np
 
 from . import backend
-from . import tensor as _tensor
+from . import tensor as _tensor   # the one back-edge of the circle: read at call time only
 
 _grad_enabled = True
 
@@ -135,3 +148,116 @@ def _constant(value, like):
             dtype = np.float32
         return backend.array_module(like.data).asarray(value, dtype=dtype)
     return backend.to_device(value, like.device)
+
+
+# ----------------------------------------------------------------------------- the reverse sweep
+
+def backward_from(tensor, seed, retain_graph=False):
+    """Reverse-mode autograd from ``tensor`` with dL/d(tensor) = ``seed`` (``Tensor.backward``
+    checks the arguments): order the nodes, sweep them once, add each leaf's total to ``.grad``."""
+    if tensor.creator is None:
+        _accumulate_leaf(tensor, seed)
+        return
+    # The graph is acyclic and backward makes no cycles, so Python's cyclic garbage
+    # collector has nothing to find here; pausing it keeps a 100,000-node backward linear.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        order = _topological_order(tensor.creator)
+        if any(node.released for node in order):
+            raise RuntimeError("trying to backward through the graph a second time: its saved arrays "
+                               "were freed; call backward(retain_graph=True) the first time")
+        _run_backward(order, tensor, seed, retain_graph)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _topological_order(root):
+    """Nodes reachable from ``root``, each before the nodes that made its inputs.
+
+    Depth-first post-order with an explicit stack, then reversed: no recursion, linear time."""
+    post, seen = [], {root}
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for p in parents:
+            creator = p.creator if isinstance(p, _tensor.Tensor) else None
+            if creator is not None and creator not in seen:
+                seen.add(creator)
+                stack.append((creator, iter(creator.parents)))
+                break
+        else:
+            stack.pop()
+            post.append(node)
+    post.reverse()
+    return post
+
+
+def _run_backward(order, root, seed, retain_graph):
+    """The reverse sweep: each node turns its outputs' gradients into its inputs' gradients.
+    Gradients of a tensor used several times are summed before its node runs."""
+    pending = {root.creator: {root.index: seed}}   # node -> {output index: summed gradient}
+    leaf_grads = {}                                # leaf -> summed gradient of this backward
+    for node in order:
+        grads = pending.pop(node, None)
+        if grads is None:
+            continue
+        in_grads = node.backward(*_output_grads(node, grads))
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        for parent, g, needed in zip(node.parents, in_grads, node.needs_input_grad):
+            if not needed or g is None:
+                continue
+            if g.shape != parent.data.shape:
+                raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
+                                   f"{g.shape} for an input of shape {parent.shape}")
+            if parent.creator is None:
+                leaf_grads[parent] = g if parent not in leaf_grads else leaf_grads[parent] + g
+            else:
+                slot = pending.setdefault(parent.creator, {})
+                slot[parent.index] = g if parent.index not in slot else slot[parent.index] + g
+        if not retain_graph:
+            node.release()
+    for leaf, g in leaf_grads.items():
+        _accumulate_leaf(leaf, g)
+
+
+def _output_grads(node, grads):
+    """Run hooks and retain_grad for the node's outputs, and list the gradient of each output."""
+    hooks = getattr(node, "output_hooks", None)
+    if hooks:
+        for index, tensor_ref in hooks.items():
+            t = tensor_ref()
+            if t is not None and index in grads:
+                grads[index] = _run_hooks(t, grads[index])
+                if t._retain:
+                    _store_grad(t, grads[index])
+    if node.output_shapes is None:
+        return (grads[0],)
+    return tuple(grads.get(i) for i in range(len(node.output_shapes)))
+
+
+def _run_hooks(t, g):
+    for hook in t._hooks or ():
+        result = hook(_tensor.Tensor._wrap(g, None, 0))
+        if result is not None:
+            g = result.data if isinstance(result, _tensor.Tensor) else result
+    return g
+
+
+def _accumulate_leaf(leaf, g):
+    """Run the leaf's hooks on its total gradient of this backward, then add it to ``.grad``."""
+    _store_grad(leaf, _run_hooks(leaf, g))
+
+
+def _store_grad(t, g):
+    """Add ``g`` into ``t.grad`` (gradients accumulate across backward calls until zeroed).
+    The first gradient is copied, since ops may hand the same array to several inputs and
+    optimizers scale ``.grad`` in place."""
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if t.grad is None:
+        t.grad = _tensor.Tensor._wrap(g.copy(), None, 0)
+    else:
+        t.grad.data = t.grad.data + g

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from . import backend
+from ._validation import check_int, check_probability
 from .function import no_grad
 from .tensor import Tensor
 from . import nn
@@ -28,12 +29,6 @@ from .nn import functional as F
 __all__ = ["CharLM", "CELLS", "evaluate", "perplexity", "sample", "detach_state", "state_arrays", "state_from_arrays"]
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
-
-
-def _check_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class CharLM(nn.Module):
@@ -48,14 +43,13 @@ class CharLM(nn.Module):
     def __init__(self, vocab_size, embedding_dim=64, hidden_size=256, num_layers=2, cell="lstm",
                  dropout=0.0, **rnn_kwargs):
         super().__init__()
-        self.vocab_size = _check_int("vocab_size", vocab_size)
-        self.embedding_dim = _check_int("embedding_dim", embedding_dim)
-        self.hidden_size = _check_int("hidden_size", hidden_size)
-        self.num_layers = _check_int("num_layers", num_layers)
+        self.vocab_size = check_int("vocab_size", vocab_size)
+        self.embedding_dim = check_int("embedding_dim", embedding_dim)
+        self.hidden_size = check_int("hidden_size", hidden_size)
+        self.num_layers = check_int("num_layers", num_layers)
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        check_probability(dropout, "dropout")
         for key in ("batch_first", "input_size", "hidden_size", "num_layers", "dropout"):
             if key in rnn_kwargs:
                 raise ValueError(f"CharLM sets the recurrent layer's {key!r} itself")
@@ -161,8 +155,8 @@ def evaluate(model, ids, batch_size=32, seq_len=64):
     ids = np.asarray(ids)
     if ids.ndim != 1 or len(ids) < 2:
         raise ValueError(f"evaluation needs at least 2 characters of text, got {ids.size}")
-    batch_size = max(1, min(_check_int("batch_size", batch_size), len(ids) // 2))
-    batches = BPTTBatches(ids, batch_size, _check_int("seq_len", seq_len))
+    batch_size = max(1, min(check_int("batch_size", batch_size), len(ids) // 2))
+    batches = BPTTBatches(ids, batch_size, check_int("seq_len", seq_len))
     device = model.device
     total, count, state = 0.0, 0, None
     with no_grad(), _eval_mode(model):
@@ -207,7 +201,7 @@ def sample(model, vocab, length, prime="", temperature=1.0, top_k=None, seed=Non
     mode is restored after). ``device``, when given, moves the model there first (in place,
     as ``Module.to``); by default it runs where the model is.
     """
-    length = _check_int("length", length, minimum=0)
+    length = check_int("length", length, minimum=0)
     try:
         temperature = float(temperature)
     except (TypeError, ValueError):
@@ -215,7 +209,7 @@ def sample(model, vocab, length, prime="", temperature=1.0, top_k=None, seed=Non
     if not (temperature > 0 and math.isfinite(temperature)):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
     if top_k is not None:
-        top_k = _check_int("top_k", top_k)
+        top_k = check_int("top_k", top_k)
     if not isinstance(prime, str):
         raise ValueError(f"prime must be a string, got {type(prime).__name__}")
     unknown = sorted(set(prime) - set(vocab.chars))

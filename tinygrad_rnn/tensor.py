@@ -1,12 +1,10 @@
 """Tensor: an array plus the record of how it was made, so gradients can flow back through it.
 
-``backward`` is the whole of reverse-mode autograd: order the graph's nodes so that each comes
-after everything that used its output (an explicit stack, no recursion, so a 100,000-step
-unroll is fine), then walk that order once, calling each node's ``backward`` and summing the
+``backward`` checks its seed gradient and hands over to ``function.backward_from``, the whole of
+reverse-mode autograd: order the graph's nodes so that each comes after everything that used
+its output, then walk that order once, calling each node's ``backward`` and summing the
 gradients of tensors used more than once (the shared weights of BPTT).
 """
-import gc
-
 import numpy as np
 
 from . import backend
@@ -14,11 +12,6 @@ from . import function
 from .ops import elementwise as E, linalg as L, lookup, loss as N, reduce as R, shape as S
 
 float32, float64, int64, int32, bool_ = np.float32, np.float64, np.int64, np.int32, np.bool_
-
-
-def _default_dtype(array):
-    """Python floats become float32 (the training default); NumPy/CuPy arrays keep theirs."""
-    return np.float32 if array.dtype == np.float64 else None
 
 
 class Movable:
@@ -193,22 +186,7 @@ class Tensor(Movable):
                 raise ValueError(f"gradient has shape {seed.shape} but the tensor has shape {self.shape}")
             if backend.device_of(seed) != self.device:
                 raise RuntimeError(f"gradient is on {backend.device_of(seed)} but the tensor on {self.device}")
-        if self.creator is None:
-            _accumulate_leaf(self, seed)
-            return
-        # The graph is acyclic and backward makes no cycles, so Python's cyclic garbage
-        # collector has nothing to find here; pausing it keeps a 100,000-node backward linear.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            order = _topological_order(self.creator)
-            if any(node.released for node in order):
-                raise RuntimeError("trying to backward through the graph a second time: its saved arrays "
-                                   "were freed; call backward(retain_graph=True) the first time")
-            _run_backward(order, self, seed, retain_graph)
-        finally:
-            if collecting:
-                gc.enable()
+        function.backward_from(self, seed, retain_graph)   # the sweep itself lives in function.py
 
     # ---- operators -------------------------------------------------------------------------
     def __add__(self, other): return E.Add.apply(self, other)
@@ -342,96 +320,6 @@ class Cast(function.Function):
 
     def backward(self, g):
         return g.astype(self.source)
-
-
-def _topological_order(root):
-    """Nodes reachable from ``root``, each before the nodes that made its inputs.
-
-    Depth-first post-order with an explicit stack, then reversed: no recursion, linear time."""
-    post, seen = [], {root}
-    stack = [(root, iter(root.parents))]
-    while stack:
-        node, parents = stack[-1]
-        for p in parents:
-            creator = p.creator if isinstance(p, Tensor) else None
-            if creator is not None and creator not in seen:
-                seen.add(creator)
-                stack.append((creator, iter(creator.parents)))
-                break
-        else:
-            stack.pop()
-            post.append(node)
-    post.reverse()
-    return post
-
-
-def _run_backward(order, root, seed, retain_graph):
-    """The reverse sweep: each node turns its outputs' gradients into its inputs' gradients.
-    Gradients of a tensor used several times are summed before its node runs."""
-    pending = {root.creator: {root.index: seed}}   # node -> {output index: summed gradient}
-    leaf_grads = {}                                # leaf -> summed gradient of this backward
-    for node in order:
-        grads = pending.pop(node, None)
-        if grads is None:
-            continue
-        in_grads = node.backward(*_output_grads(node, grads))
-        if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
-        for parent, g, needed in zip(node.parents, in_grads, node.needs_input_grad):
-            if not needed or g is None:
-                continue
-            if g.shape != parent.data.shape:
-                raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
-                                   f"{g.shape} for an input of shape {parent.shape}")
-            if parent.creator is None:
-                leaf_grads[parent] = g if parent not in leaf_grads else leaf_grads[parent] + g
-            else:
-                slot = pending.setdefault(parent.creator, {})
-                slot[parent.index] = g if parent.index not in slot else slot[parent.index] + g
-        if not retain_graph:
-            node.release()
-    for leaf, g in leaf_grads.items():
-        _accumulate_leaf(leaf, g)
-
-
-def _output_grads(node, grads):
-    """Run hooks and retain_grad for the node's outputs, and list the gradient of each output."""
-    hooks = getattr(node, "output_hooks", None)
-    if hooks:
-        for index, tensor_ref in hooks.items():
-            t = tensor_ref()
-            if t is not None and index in grads:
-                grads[index] = _run_hooks(t, grads[index])
-                if t._retain:
-                    _store_grad(t, grads[index])
-    if node.output_shapes is None:
-        return (grads[0],)
-    return tuple(grads.get(i) for i in range(len(node.output_shapes)))
-
-
-def _run_hooks(t, g):
-    for hook in t._hooks or ():
-        result = hook(Tensor._wrap(g, None, 0))
-        if result is not None:
-            g = result.data if isinstance(result, Tensor) else result
-    return g
-
-
-def _accumulate_leaf(leaf, g):
-    """Run the leaf's hooks on its total gradient of this backward, then add it to ``.grad``."""
-    _store_grad(leaf, _run_hooks(leaf, g))
-
-
-def _store_grad(t, g):
-    """Add ``g`` into ``t.grad`` (gradients accumulate across backward calls until zeroed).
-    The first gradient is copied, since ops may hand the same array to several inputs and
-    optimizers scale ``.grad`` in place."""
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
-    if t.grad is None:
-        t.grad = Tensor._wrap(g.copy(), None, 0)
-    else:
-        t.grad.data = t.grad.data + g
 
 
 def _raw_index(index, device):

@@ -4,6 +4,7 @@ Binary ops broadcast like NumPy; ``unbroadcast`` sums each gradient back to its 
 """
 from .. import backend
 from ..backend import array_module
+from .._validation import check_probability
 from ..function import Function, unbroadcast
 
 
@@ -79,71 +80,84 @@ class Pow(Function):
 
 class Exp(Function):
     def forward(self, a):
-        self.out = array_module(a).exp(a)
-        return self.out
+        out = array_module(a).exp(a)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, g):
-        return g * self.out
+        (out,) = self.saved
+        return g * out
 
 
 class Log(Function):
     def forward(self, a):
-        self.a = a
+        self.save_for_backward(a)
         return array_module(a).log(a)
 
     def backward(self, g):
-        return g / self.a
+        (a,) = self.saved
+        return g / a
 
 
 class Sqrt(Function):
     def forward(self, a):
-        self.out = array_module(a).sqrt(a)
-        return self.out
+        out = array_module(a).sqrt(a)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, g):
-        return g / (2 * self.out)
+        (out,) = self.saved
+        return g / (2 * out)
 
 
 class Abs(Function):
     def forward(self, a):
-        self.a = a
+        self.save_for_backward(a)
         return array_module(a).abs(a)
 
     def backward(self, g):
-        return g * array_module(g).sign(self.a)
+        (a,) = self.saved
+        return g * array_module(g).sign(a)
 
 
 class Tanh(Function):
     def forward(self, a):
-        self.out = array_module(a).tanh(a)
-        return self.out
+        out = array_module(a).tanh(a)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, g):
-        return g * (1 - self.out * self.out)
+        (out,) = self.saved
+        return g * (1 - out * out)
 
 
 def stable_sigmoid(xp, a):
-    """1 / (1 + e^-a) without overflow: exp is only ever taken of -|a|."""
+    """1 / (1 + e^-a) without overflow: exp is only ever taken of -|a|. The one sigmoid of
+    the array level (``Sigmoid``, ``BCEWithLogits``); the fused RNN kernels compute the same
+    function in place as 0.5 * (1 + tanh(a / 2)) (``rnn_kernels.sigmoid_``)."""
     e = xp.exp(-xp.abs(a))
     return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class Sigmoid(Function):
     def forward(self, a):
-        self.out = stable_sigmoid(array_module(a), a)
-        return self.out
+        out = stable_sigmoid(array_module(a), a)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, g):
-        return g * self.out * (1 - self.out)
+        (out,) = self.saved
+        return g * out * (1 - out)
 
 
 class Relu(Function):
     def forward(self, a):
-        self.positive = a > 0
+        self.save_for_backward(a > 0)
         return array_module(a).maximum(a, 0)
 
     def backward(self, g):
-        return g * self.positive
+        (positive,) = self.saved
+        return g * positive
 
 
 class Maximum(Function):
@@ -151,12 +165,12 @@ class Maximum(Function):
 
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        xp = array_module(a)
-        self.share_a = (a > b) + 0.5 * (a == b)
-        return xp.maximum(a, b)
+        self.save_for_backward((a > b) + 0.5 * (a == b))
+        return array_module(a).maximum(a, b)
 
     def backward(self, g):
-        share_a = self.share_a.astype(g.dtype, copy=False)
+        (share_a,) = self.saved
+        share_a = share_a.astype(g.dtype, copy=False)
         return unbroadcast(g * share_a, self.shapes[0]), unbroadcast(g * (1 - share_a), self.shapes[1])
 
 
@@ -165,7 +179,7 @@ class Minimum(Maximum):
 
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        self.share_a = (a < b) + 0.5 * (a == b)
+        self.save_for_backward((a < b) + 0.5 * (a == b))
         return array_module(a).minimum(a, b)
 
 
@@ -179,34 +193,38 @@ class Clip(Function):
             inside &= a >= low
         if high is not None:
             inside &= a <= high
-        self.inside = inside
+        self.save_for_backward(inside)
         return xp.clip(a, low, high).astype(a.dtype, copy=False)
 
     def backward(self, g):
-        return g * self.inside
+        (inside,) = self.saved
+        return g * inside
 
 
 class Where(Function):
     """cond ? a : b. ``cond`` is a constant (boolean) input and gets no gradient."""
 
     def forward(self, cond, a, b):
-        self.cond, self.shapes = cond, (a.shape, b.shape)
+        self.save_for_backward(cond)
+        self.shapes = a.shape, b.shape
         return array_module(a).where(cond, a, b)
 
     def backward(self, g):
+        (cond,) = self.saved
         zero = g.dtype.type(0)
         xp = array_module(g)
-        return (None, unbroadcast(xp.where(self.cond, g, zero), self.shapes[0]),
-                unbroadcast(xp.where(self.cond, zero, g), self.shapes[1]))
+        return (None, unbroadcast(xp.where(cond, g, zero), self.shapes[0]),
+                unbroadcast(xp.where(cond, zero, g), self.shapes[1]))
 
 
 def where(cond, a, b):
+    """cond ? a : b. Either side may be a Python number (a constant of the other side's
+    dtype); with both numbers, ``a`` becomes a Tensor of the default dtype."""
     from ..tensor import Tensor
-    cond = cond.data if isinstance(cond, Tensor) else cond
-    if not isinstance(a, Tensor):
-        a, b = (b, a) if isinstance(b, Tensor) else (Tensor(a), b)
-        return Where.apply(~_as_bool(cond), a, b)
-    return Where.apply(_as_bool(cond), a, b)
+    cond = _as_bool(cond.data if isinstance(cond, Tensor) else cond)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)
+    return Where.apply(cond, a, b)
 
 
 def _as_bool(cond):
@@ -232,11 +250,12 @@ class InvertedDropout(Function):
     so evaluation needs no rescaling. The mask is saved for backward."""
 
     def forward(self, a, p=0.5):
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        check_probability(p)
         keep = backend.random_uniform(a.shape, backend.device_of(a), a.dtype) >= p
-        self.mask = keep * a.dtype.type(1 / (1 - p))
-        return a * self.mask
+        mask = keep * a.dtype.type(1 / (1 - p))
+        self.save_for_backward(mask)
+        return a * mask
 
     def backward(self, g):
-        return g * self.mask
+        (mask,) = self.saved
+        return g * mask

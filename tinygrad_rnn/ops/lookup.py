@@ -15,13 +15,15 @@ class EmbeddingLookup(Function):
         if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= weight.shape[0]):
             raise IndexError(f"embedding index out of range [0, {weight.shape[0]}) "
                              f"(min {int(indices.min())}, max {int(indices.max())})")
-        self.shape, self.indices = weight.shape, indices
+        self.save_for_backward(indices)
+        self.shape = weight.shape
         return xp.take(weight, indices, axis=0)
 
     def backward(self, g):
+        (indices,) = self.saved
         xp = array_module(g)
         grad = xp.zeros(self.shape, dtype=g.dtype)
-        xp.add.at(grad, self.indices.reshape(-1), g.reshape(-1, self.shape[1]))
+        xp.add.at(grad, indices.reshape(-1), g.reshape(-1, self.shape[1]))
         return grad, None
 
 
@@ -34,15 +36,17 @@ class Gather(Function):
         if index.ndim != a.ndim:
             raise ValueError(f"gather: index of shape {index.shape} needs as many dimensions as the input {a.shape}")
         xp = array_module(a)
-        self.shape, self.index, self.axis = a.shape, index, axis
+        self.save_for_backward(index)
+        self.shape, self.axis = a.shape, axis
         # as torch.gather, the index may be shorter than the input on the other axes
         window = tuple(slice(None) if d == axis % a.ndim else slice(0, n) for d, n in enumerate(index.shape))
         return xp.take_along_axis(a[window], index, axis=axis)
 
     def backward(self, g):
         xp = array_module(g)
+        (index,) = self.saved
         grad = xp.zeros(self.shape, dtype=g.dtype)
-        where = list(xp.ix_(*[xp.arange(n) for n in self.index.shape]))
-        where[self.axis] = self.index
+        where = list(xp.ix_(*[xp.arange(n) for n in index.shape]))
+        where[self.axis] = index
         xp.add.at(grad, tuple(where), g)
         return grad, None

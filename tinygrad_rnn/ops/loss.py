@@ -2,50 +2,66 @@
 
 Each is one Function with a closed-form backward (softmax + cross-entropy fused: the gradient is
 ``softmax - onehot``), which is both faster and more accurate than composing primitives.
+
+Large logits: every member of the family works on ``z - max(z)`` and subtracts the log-sum of
+*that*, ``(z - shift) - log(sum(exp(z - shift)))``. The algebraically equal ``z - logsumexp(z)``
+rounds ``logsumexp(z)`` at the magnitude of z first: at float32 logits [1e8, 1e8] it returns
+log-probabilities [0, 0] instead of [-log 2, -log 2].
 """
 from ..backend import array_module
 from ..function import Function
 from .elementwise import stable_sigmoid
 
 
-def _logsumexp(xp, a, axis):
-    """log(sum(exp(a))) along ``axis`` (kept), shifted by the max so exp never overflows."""
+def _log_softmax(xp, a, axis):
+    """log_softmax(a) along ``axis`` as (a - shift) - log(sum(exp(a - shift))), shift = max(a):
+    exp never overflows and nothing is rounded at the scale of a."""
     shift = a.max(axis=axis, keepdims=True)
-    shift = xp.where(xp.isfinite(shift), shift, 0)
-    return xp.log(xp.exp(a - shift).sum(axis=axis, keepdims=True)) + shift
+    z = a - xp.where(xp.isfinite(shift), shift, 0)
+    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
 
 
 class LogSumExp(Function):
     def forward(self, a, axis=-1, keepdims=False):
         xp = array_module(a)
-        out = _logsumexp(xp, a, axis)
-        self.softmax, self.kept_shape = xp.exp(a - out), out.shape
+        shift = a.max(axis=axis, keepdims=True)
+        shift = xp.where(xp.isfinite(shift), shift, 0)
+        z = a - shift
+        log_sum = xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+        out = shift + log_sum
+        self.save_for_backward(xp.exp(z - log_sum))      # the softmax, shift-free
+        self.kept_shape = out.shape
         return out if keepdims else out.squeeze(axis)
 
     def backward(self, g):
-        return g.reshape(self.kept_shape) * self.softmax  # axis None, int or tuple alike
+        (softmax,) = self.saved
+        return g.reshape(self.kept_shape) * softmax  # axis None, int or tuple alike
 
 
 class Softmax(Function):
     def forward(self, a, axis=-1):
         xp = array_module(a)
-        self.out, self.axis = xp.exp(a - _logsumexp(xp, a, axis)), axis
-        return self.out
+        out = xp.exp(_log_softmax(xp, a, axis))
+        self.save_for_backward(out)
+        self.axis = axis
+        return out
 
     def backward(self, g):
-        s = self.out
+        (s,) = self.saved
         return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
 
 
 class LogSoftmax(Function):
     def forward(self, a, axis=-1):
         xp = array_module(a)
-        out = a - _logsumexp(xp, a, axis)
-        self.softmax, self.axis = xp.exp(out), axis
+        out = _log_softmax(xp, a, axis)
+        self.save_for_backward(xp.exp(out))
+        self.axis = axis
         return out
 
     def backward(self, g):
-        return g - self.softmax * g.sum(axis=self.axis, keepdims=True)
+        (softmax,) = self.saved
+        return g - softmax * g.sum(axis=self.axis, keepdims=True)
 
 
 def _check_targets(logits_shape, target, ignore_index):
@@ -104,17 +120,18 @@ class NLLLoss(Function):
         keep = t != ignore_index
         picked = lp[xp.arange(lp.shape[0]), xp.where(keep, t, 0)]
         losses = -picked * keep
-        value, self.dloss = _reduce(xp, losses, keep.astype(logp.dtype), reduction)
-        self.shape, self.rows, self.keep = logp.shape, xp.where(keep, t, 0), keep
-        self.reduction, self.target_shape = reduction, target.shape
+        value, dloss = _reduce(xp, losses, keep.astype(logp.dtype), reduction)
+        self.save_for_backward(xp.where(keep, t, 0), keep, dloss)
+        self.shape, self.reduction = logp.shape, reduction
         return value.reshape(target.shape) if reduction == "none" else value.astype(logp.dtype)
 
     def backward(self, g):
+        rows, keep, dloss = self.saved
         xp = array_module(g)
-        per_row = (g.reshape(-1) * self.keep) if self.reduction == "none" else g * self.dloss
+        per_row = (g.reshape(-1) * keep) if self.reduction == "none" else g * dloss
         grad = xp.zeros((per_row.shape[0], self.shape[1] if len(self.shape) > 1 else self.shape[0]),
                         dtype=g.dtype)
-        grad[xp.arange(grad.shape[0]), self.rows] = -per_row
+        grad[xp.arange(grad.shape[0]), rows] = -per_row
         return _class_back(grad, self.shape), None
 
 
@@ -124,22 +141,22 @@ class CrossEntropy(Function):
     def forward(self, logits, target, ignore_index=-100, reduction="mean"):
         _check_targets(logits.shape, target, ignore_index)
         xp = array_module(logits)
-        z = _class_last(logits)
-        logp = z - _logsumexp(xp, z, -1)
+        logp = _log_softmax(xp, _class_last(logits), -1)
         t = target.reshape(-1)
         keep = t != ignore_index
         rows = xp.where(keep, t, 0)
-        losses = -logp[xp.arange(z.shape[0]), rows] * keep
-        value, self.dloss = _reduce(xp, losses, keep.astype(logits.dtype), reduction)
-        self.logp, self.rows, self.keep, self.shape = logp, rows, keep, logits.shape
-        self.reduction = reduction
+        losses = -logp[xp.arange(logp.shape[0]), rows] * keep
+        value, dloss = _reduce(xp, losses, keep.astype(logits.dtype), reduction)
+        self.save_for_backward(logp, rows, keep, dloss)
+        self.shape, self.reduction = logits.shape, reduction
         return value.reshape(target.shape) if reduction == "none" else value.astype(logits.dtype)
 
     def backward(self, g):
+        logp, rows, keep, dloss = self.saved
         xp = array_module(g)
-        per_row = (g.reshape(-1) * self.keep) if self.reduction == "none" else g * self.dloss
-        grad = xp.exp(self.logp)
-        grad[xp.arange(grad.shape[0]), self.rows] -= 1
+        per_row = (g.reshape(-1) * keep) if self.reduction == "none" else g * dloss
+        grad = xp.exp(logp)
+        grad[xp.arange(grad.shape[0]), rows] -= 1
         grad *= per_row[:, None]
         return _class_back(grad, self.shape), None
 
@@ -149,30 +166,39 @@ class MSELoss(Function):
         if a.shape != b.shape:
             raise ValueError(f"mse_loss: input shape {a.shape} and target shape {b.shape} differ")
         xp = array_module(a)
-        self.diff = a - b
-        losses = self.diff * self.diff
-        value, self.dloss = _reduce(xp, losses, xp.ones_like(losses), reduction)
+        diff = a - b
+        losses = diff * diff
+        value, dloss = _reduce(xp, losses, xp.ones_like(losses), reduction)
+        self.save_for_backward(diff, dloss)
         self.reduction = reduction
         return value
 
     def backward(self, g):
-        d = 2 * self.diff * (g if self.reduction == "none" else g * self.dloss)
+        diff, dloss = self.saved
+        d = 2 * diff * (g if self.reduction == "none" else g * dloss)
         return d, -d
 
 
 class BCEWithLogits(Function):
-    """Binary cross-entropy on logits x with targets y: max(x,0) - x y + log(1 + e^-|x|)."""
+    """Binary cross-entropy on logits x with targets y: max(x,0) - x y + log(1 + e^-|x|).
+    Targets are probabilities, so they must be floating (as in PyTorch, which raises a
+    RuntimeError for integer targets rather than return a loss of another dtype)."""
 
     def forward(self, x, y, reduction="mean"):
         if x.shape != y.shape:
             raise ValueError(f"binary_cross_entropy_with_logits: input shape {x.shape} and target shape {y.shape} differ")
+        if y.dtype.kind != "f" or x.dtype.kind != "f":
+            raise RuntimeError(f"binary_cross_entropy_with_logits: input and target must be floating "
+                               f"tensors (targets are probabilities), got {x.dtype} and {y.dtype}; "
+                               f"convert the target with .float()")
         xp = array_module(x)
         losses = xp.maximum(x, 0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
-        value, self.dloss = _reduce(xp, losses, xp.ones_like(losses), reduction)
-        self.x, self.y, self.reduction = x, y, reduction
-        self.sig = stable_sigmoid(xp, x)
+        value, dloss = _reduce(xp, losses, xp.ones_like(losses), reduction)
+        self.save_for_backward(x, y, stable_sigmoid(xp, x), dloss)
+        self.reduction = reduction
         return value
 
     def backward(self, g):
-        scale = g if self.reduction == "none" else g * self.dloss
-        return scale * (self.sig - self.y), scale * -self.x
+        x, y, sig, dloss = self.saved
+        scale = g if self.reduction == "none" else g * dloss
+        return scale * (sig - y), scale * -x

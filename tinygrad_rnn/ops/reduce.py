@@ -3,6 +3,8 @@
 Every backward is "spread the output gradient back over the reduced axes", done by
 ``expand_to`` once for all of them.
 """
+import numpy as np
+
 from ..backend import array_module
 from ..function import Function
 
@@ -58,11 +60,12 @@ class Max(Function):
             raise ValueError("max/min of an empty tensor is undefined")
         out = a.max(axis=self.axes, keepdims=True)
         hit = a == out
-        self.share = hit / hit.sum(axis=self.axes, keepdims=True)
+        self.save_for_backward(hit / hit.sum(axis=self.axes, keepdims=True))
         return out if keepdims else out.reshape([n for i, n in enumerate(a.shape) if i not in self.axes])
 
     def backward(self, g):
-        return expand_to(g, self.shape, self.axes, self.keepdims) * self.share.astype(g.dtype, copy=False)
+        (share,) = self.saved
+        return expand_to(g, self.shape, self.axes, self.keepdims) * share.astype(g.dtype, copy=False)
 
 
 class Min(Max):
@@ -71,16 +74,22 @@ class Min(Max):
 
 
 class Var(Function):
-    """Variance with Bessel's ``correction`` (1 = unbiased, PyTorch's default)."""
+    """Variance with Bessel's ``correction`` (1 = unbiased, PyTorch's default). With no
+    degrees of freedom left (count <= correction) the divisor is 0 and, as in PyTorch, the
+    result is inf or nan (0 / 0), not an exception."""
 
     def forward(self, a, axis=None, keepdims=False, correction=1):
         self.shape, self.axes, self.keepdims = a.shape, normalize_axes(axis, a.ndim), keepdims
         count = 1
         for ax in self.axes:
             count *= a.shape[ax]
-        self.centered = a - a.mean(axis=self.axes, keepdims=True)
-        self.denominator = max(count - correction, 0)
-        return (self.centered ** 2).sum(axis=self.axes, keepdims=keepdims) / self.denominator
+        centered = a - a.mean(axis=self.axes, keepdims=True)
+        self.save_for_backward(centered)
+        self.denominator = centered.dtype.type(max(count - correction, 0))  # x / 0 is inf, not an error
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (centered ** 2).sum(axis=self.axes, keepdims=keepdims) / self.denominator
 
     def backward(self, g):
-        return expand_to(g, self.shape, self.axes, self.keepdims) * (2 / self.denominator) * self.centered
+        (centered,) = self.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return expand_to(g, self.shape, self.axes, self.keepdims) * (2 * centered / self.denominator)

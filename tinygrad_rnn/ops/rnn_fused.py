@@ -18,24 +18,28 @@ class LSTMLayer(Function):
     """Inputs (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr); outputs (y, h_n, c_n)."""
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths=None, checkpoint=0, trace=None):
-        y, h_n, c_n, self.cache = K.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, checkpoint)
+        y, h_n, c_n, cache = K.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, checkpoint)
+        self.save_for_backward(cache)
         self.trace = trace
         return y, h_n, c_n
 
     def backward(self, dy, dh_n, dc_n):
-        return K.lstm_backward(self.cache, dy, dh_n, dc_n, trace=self.trace)
+        (cache,) = self.saved
+        return K.lstm_backward(cache, dy, dh_n, dc_n, trace=self.trace)
 
 
 class GRULayer(Function):
     """Inputs (x, h0, w_ih, w_hh, b_ih, b_hh); outputs (y, h_n)."""
 
     def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh, lengths=None, checkpoint=0, trace=None):
-        y, h_n, self.cache = K.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, checkpoint)
+        y, h_n, cache = K.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, checkpoint)
+        self.save_for_backward(cache)
         self.trace = trace
         return y, h_n
 
     def backward(self, dy, dh_n):
-        return K.gru_backward(self.cache, dy, dh_n, trace=self.trace)
+        (cache,) = self.saved
+        return K.gru_backward(cache, dy, dh_n, trace=self.trace)
 
 
 class RNNLayer(Function):
@@ -43,42 +47,50 @@ class RNNLayer(Function):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", lengths=None, checkpoint=0,
                 trace=None):
-        y, h_n, self.cache = K.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, lengths, checkpoint)
+        y, h_n, cache = K.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, lengths, checkpoint)
+        self.save_for_backward(cache)
         self.trace = trace
         return y, h_n
 
     def backward(self, dy, dh_n):
-        return K.rnn_backward(self.cache, dy, dh_n, trace=self.trace)
+        (cache,) = self.saved
+        return K.rnn_backward(cache, dy, dh_n, trace=self.trace)
 
 
 class LSTMCellStep(Function):
     """Inputs (x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr); outputs (h', c')."""
 
     def forward(self, x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr):
-        h_next, c_next, self.cache = K.lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr)
+        h_next, c_next, cache = K.lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr)
+        self.save_for_backward(cache)
         return h_next, c_next
 
     def backward(self, dh, dc):
-        return K.lstm_cell_backward(self.cache, dh, dc)
+        (cache,) = self.saved
+        return K.lstm_cell_backward(cache, dh, dc)
 
 
 class GRUCellStep(Function):
     """Inputs (x, h, w_ih, w_hh, b_ih, b_hh); output h'."""
 
     def forward(self, x, h, w_ih, w_hh, b_ih, b_hh):
-        h_next, self.cache = K.gru_cell_forward(x, h, w_ih, w_hh, b_ih, b_hh)
+        h_next, cache = K.gru_cell_forward(x, h, w_ih, w_hh, b_ih, b_hh)
+        self.save_for_backward(cache)
         return h_next
 
     def backward(self, dh):
-        return K.gru_cell_backward(self.cache, dh)
+        (cache,) = self.saved
+        return K.gru_cell_backward(cache, dh)
 
 
 class RNNCellStep(Function):
     """Inputs (x, h, w_ih, w_hh, b_ih, b_hh); output h'."""
 
     def forward(self, x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh"):
-        h_next, self.cache = K.rnn_cell_forward(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
+        h_next, cache = K.rnn_cell_forward(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
+        self.save_for_backward(cache)
         return h_next
 
     def backward(self, dh):
-        return K.rnn_cell_backward(self.cache, dh)
+        (cache,) = self.saved
+        return K.rnn_cell_backward(cache, dh)

@@ -514,9 +514,9 @@ def rnn_cell_backward(cache, dh):
 
 GATE_KERNELS = {}
 """Replacements for the per-step gate math, keyed by (function name, device), e.g.
-("lstm_gates_forward", "cuda") -> a callable with the generic function's arguments. The backend
-fills it with fused kernels (``GATE_KERNELS.update(cuda_kernels.build(cupy))``); anything not
-registered falls back to the generic xp functions above."""
+("lstm_gates_forward", "cuda") -> a callable with the generic function's arguments. ``gate_kernel``
+fills it with the fused CUDA kernels of ``cuda_kernels.build`` the first time it sees a CuPy
+array; anything not registered falls back to the generic xp functions above."""
 
 _GENERIC_GATES = {f.__name__: f for f in (
     lstm_gates_forward, lstm_gates_backward, gru_gates_forward, gru_gates_backward,

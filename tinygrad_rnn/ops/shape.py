@@ -56,19 +56,21 @@ class GetItem(Function):
     backward scatters with ``add.at``, summing the gradients of duplicates."""
 
     def forward(self, a, index):
-        self.shape, self.dtype, self.index = a.shape, a.dtype, index
+        self.save_for_backward(index)      # may hold integer arrays
+        self.shape = a.shape
         try:
             return a[index]
         except IndexError as error:
             raise IndexError(f"index {index!r} is invalid for a tensor of shape {a.shape}: {error}") from None
 
     def backward(self, g):
+        (index,) = self.saved
         xp = array_module(g)
         grad = xp.zeros(self.shape, dtype=g.dtype)
-        if _is_basic(self.index):
-            grad[self.index] = g
+        if _is_basic(index):
+            grad[index] = g
         else:
-            xp.add.at(grad, self.index, g)
+            xp.add.at(grad, index, g)
         return grad
 
 

@@ -3,6 +3,7 @@ from .container import ModuleList, Sequential
 from .dropout import Dropout
 from .linear import Linear
 from .module import Module, Parameter
-from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .rnn import GRU, LSTM, RNN
+from .rnn_cells import GRUCell, LSTMCell, RNNCell
 from .skip import DenseStack, Highway, HighwayStack, Residual, ResidualStack, VariationalDropout
 from .sparse import Embedding

@@ -1,4 +1,5 @@
 """Dropout as a module: active in training, the identity in eval mode."""
+from ..._validation import check_probability
 from .. import functional as F
 from .module import Module
 
@@ -8,9 +9,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p = p
+        self.p = check_probability(p)
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)

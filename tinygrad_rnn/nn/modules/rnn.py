@@ -1,37 +1,43 @@
-"""Recurrent cells and sequence layers, in three implementations held equal by the tests.
+"""Recurrent layers over whole sequences, and the one loop over time that every path shares.
 
-``impl="composite"`` is the readable path, written with primitive ops so autograd derives
-BPTT. One time step of each network is a small function of
-Tensors (``rnn_step``, ``lstm_step``, ``gru_step``); a sequence layer calls it in a Python loop
-over time, reusing the same weight Parameters at every step, so the graph autograd builds is
-the unrolled network and the gradient of each shared weight is the sum of its per-step
-contributions, as the BPTT lectures derive by hand.
+Words, each with one meaning in this package:
 
-The step functions take ``xw = W_ih x_t + b_ih``, the input's share of the pre-activations,
-rather than x_t: a sequence layer computes it for all T steps at once with one matrix product
-(one GEMM instead of T small ones), and a cell computes it for its single step.
-
-``impl="cell"`` runs one fused op per step (``ops/rnn_fused.py``, hand-written step backward)
-and ``impl="fused"``, the default, one op per layer and direction whose backward is the BPTT
-loop of ``ops/rnn_kernels.py``: the same numbers, far fewer graph nodes, much faster.
+* **step**: one time step of one layer and direction, written with primitive ops so autograd
+  derives its backward (``rnn_step``, ``lstm_step``, ``gru_step`` below: the textbook
+  equations). The step takes ``xw = W_ih x_t + b_ih``, the input's share of the
+  pre-activations, because a layer computes it for all T steps with one matrix product.
+* **cell**: the same step as ONE fused op with a hand-written backward (``rnn_cells.py``:
+  ``nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` and the functions ``rnn_cell`` ...).
+* **unroll**: the loop over time (``unroll`` below): runs a step or a cell T times on the same
+  Parameters, masks padded steps, and calls an optional observer ``on_step(t, h, c)`` with
+  each new state, which is how ``tinygrad_rnn.inspect`` reads dL/dh_t.
+* **layer**: a module of this file (``nn.RNN`` / ``LSTM`` / ``GRU``), and layer k of its stack
+  (PyTorch's ``_l{k}`` parameters). ``impl`` says how one layer and direction runs:
+  "composite" = ``unroll`` over the step (autograd derives BPTT; the readable path, all in
+  this file), "cell" = ``unroll`` over the cell op, "fused" (default) = one op for the whole
+  sequence whose backward is the BPTT loop of ``ops/rnn_kernels.py``. Same numbers, the last
+  far faster.
+* **trace**: the per-step record dL/dh_t. With ``layer.trace = {}`` the fused backward stores
+  it in ``trace[(k, direction)]["dh"]``; ``inspect.trace_hidden_grads`` returns the same arrays
+  for every impl.
 
 Parameters, shapes, gate order and ``state_dict`` keys are PyTorch's (``torch.nn.RNN/LSTM/GRU``
 and ``torch.nn.RNNCell/LSTMCell/GRUCell``), so weights move between the two as plain arrays:
 
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
 """
-import math
-import warnings
-
-import numpy as np
+import functools
 
 from ... import backend
+from ..._validation import (check_lengths, check_nonlinearity, check_rnn_input, check_rnn_layer_args,
+                            check_rnn_state, output_size, step_mask)
 from ...ops import rnn_fused
-from ...tensor import Tensor, cat, split, stack
+from ...tensor import cat, split, stack
 from .. import functional as F
-from ..init import uniform_array
-from ..utils.rnn import check_lengths, reverse_padded
-from .module import Module, Parameter
+from ..utils.rnn import reverse_padded
+from .module import Module
+from .rnn_cells import (empty_parameter, gru_cell, lstm_cell, reset_uniform, rnn_cell,
+                        zeros_like_state)
 
 
 # ----------------------------------------------------------------------------- one time step
@@ -83,163 +89,64 @@ def gru_step(xw, h, w_hh, b_hh=None):
     return (1 - z) * n + z * h
 
 
+def _ignore(*args):
+    """An observer that does nothing: ``unroll`` without one."""
+
+
 def unbind(x):
     """The slices x[0], x[1], ... along the first axis, as a list (one Split op, so the backward
     is one concatenation rather than T scatters into a full-size zero array)."""
     return [piece.reshape(piece.shape[1:]) for piece in split(x, 1, axis=0)]
 
 
-# ----------------------------------------------------------------------------- checks
+# ----------------------------------------------------------------------------- the loop over time
 
-def _check_size(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def unroll(step, inputs, h0, c0=None, lengths=None, on_step=None):
+    """Run ``step(input_t, h, c) -> (h', c' or None)`` over the time axis of ``inputs`` (T, B, ...)
+    from the state (h0, c0), and return (outputs (T, B, Hout), h_n, c_n).
 
+    Every step reuses the same weights (captured by ``step``), so the graph autograd records is
+    the unrolled network and each shared weight's gradient is the sum of its per-step shares.
+    A finished sequence (t >= its length) keeps its state and outputs zero: with the constant
+    mask m (B, 1), 1 while running and 0 after,
+        h = m * h_new + (1 - m) * h        out_t = m * h_new
+    so padding reaches no output, no final state and no gradient.
 
-def _check_nonlinearity(nonlinearity):
-    if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-
-
-def _check_input(module, x, ranks, layout):
-    """x is a floating Tensor of one of ``ranks`` with ``module.input_size`` features, on the
-    parameters' device and of their dtype."""
-    name = type(module).__name__
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
-    if x.ndim not in ranks:
-        raise ValueError(f"{name}: expected input of shape {layout}, got a {x.ndim}-D tensor of shape {x.shape}")
-    if x.shape[-1] != module.input_size:
-        raise ValueError(f"{name}: expected input with input_size={module.input_size} features "
-                         f"(last axis), got shape {x.shape}")
-    weight = module.weight_ih if hasattr(module, "weight_ih") else module.weight_ih_l0
-    if x.device != weight.device:
-        raise RuntimeError(f"{name}: input is on {x.device} but the parameters are on {weight.device}; "
-                           f"move one with .to(device)")
-    if x.dtype != weight.dtype:
-        raise TypeError(f"{name}: input has dtype {x.dtype} but the parameters {weight.dtype}; "
-                        f"convert the input (x.to(dtype=...)) or the module (.double() / .float())")
-
-
-def _check_state(module, state, what, expected, x, symbols=None):
-    """A hidden/cell state given by the caller: a Tensor of shape ``expected`` like x.
-    ``symbols`` names the axes in the message, e.g. "(L*D, B, Hout)"."""
-    name = type(module).__name__
-    if not isinstance(state, Tensor):
-        raise TypeError(f"{name}: {what} must be a Tensor, got {type(state).__name__}")
-    if tuple(state.shape) != tuple(expected):
-        wanted = f"{symbols} = {tuple(expected)}" if symbols else f"{tuple(expected)}"
-        raise ValueError(f"{name}: {what} has the wrong shape: expected {wanted}, got {tuple(state.shape)}")
-    if state.device != x.device:
-        raise RuntimeError(f"{name}: {what} is on {state.device} but the input is on {x.device}")
-    if state.dtype != x.dtype:
-        raise TypeError(f"{name}: {what} has dtype {state.dtype} but the input {x.dtype}")
+    ``on_step(t, h_new, c_new)``, if given, sees each step's new state before the mask: the
+    tensor through which all of dL/dh_t flows (to the output and to the next step), so a
+    ``retain_grad()`` on it reads the total gradient, 0 at padded steps."""
+    h, c = h0, c0
+    outputs = []
+    for t, (input_t, mask) in enumerate(zip(unbind(inputs), _step_masks(lengths, inputs))):
+        h_new, c_new = step(input_t, h, c)
+        if on_step is not None:
+            on_step(t, h_new, c_new)
+        if mask is None:                # every sequence is still running at this step
+            h, c = h_new, c_new
+            outputs.append(h)
+        else:
+            m, keep = mask              # m = 1 where running, keep = 1 - m
+            outputs.append(h_new * m)
+            h = h_new * m + h * keep
+            c = c_new * m + c * keep if c is not None else None
+    return stack(outputs), h, c
 
 
-def _zeros(shape, like):
-    xp = backend.array_module(like.data)
-    return Tensor(xp.zeros(shape, dtype=like.dtype))
-
-
-def _empty(shape):
-    """A float32 Parameter of zeros, filled by ``reset_parameters``."""
-    return Parameter(np.zeros(shape, dtype=np.float32))
-
-
-def _reset_uniform(module, hidden_size):
-    """PyTorch's default: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))."""
-    bound = 1 / math.sqrt(hidden_size)
-    for p in module.parameters():
-        p.data = backend.to_device(uniform_array(p.shape, bound, p.dtype), p.device)
-
-
-# ----------------------------------------------------------------------------- cells
-
-class _CellBase(Module):
-    """One time step as a Module: ``weight_ih (G*H, I)``, ``weight_hh (G*H, H)``, ``bias_ih``,
-    ``bias_hh (G*H,)``, G = number of gates. Call it in your own loop over time."""
-    _gates = 1
-
-    def __init__(self, input_size, hidden_size, bias=True):
-        super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
-        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
-        G = self._gates
-        self.weight_ih = _empty((G * hidden_size, input_size))
-        self.weight_hh = _empty((G * hidden_size, hidden_size))
-        self.bias_ih = _empty((G * hidden_size,)) if bias else None
-        self.bias_hh = _empty((G * hidden_size,)) if bias else None
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        _reset_uniform(self, self.hidden_size)
-
-    def _input_and_states(self, x, states):
-        """Check x (B, I) or (I,) and the given states (None -> zeros (B, H) or (H,))."""
-        _check_input(self, x, (1, 2), "(B, input_size) or unbatched (input_size,)")
-        expected = x.shape[:-1] + (self.hidden_size,)
-        out = []
-        for what, state in states:
-            if state is None:
-                state = _zeros(expected, x)
-            else:
-                _check_state(self, state, what, expected, x, "(B, H)" if x.ndim == 2 else "(H,)")
-            out.append(state)
-        return out
-
-    def extra_repr(self):
-        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
-
-
-class RNNCell(_CellBase):
-    """Elman RNN cell:  h' = act(W_ih x + b_ih + W_hh h + b_hh),  act = tanh or relu.
-
-    x (B, I) or (I,);  hx (B, H) or (H,), zeros if None  ->  h' (B, H) or (H,).
-    Parameters: weight_ih (H, I), weight_hh (H, H), bias_ih (H,), bias_hh (H,)."""
-    _gates = 1
-
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
-        _check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, bias)
-        self.nonlinearity = nonlinearity
-
-    def forward(self, x, hx=None):
-        (h,) = self._input_and_states(x, [("hx", hx)])
-        xw = F.linear(x, self.weight_ih, self.bias_ih)
-        return rnn_step(xw, h, self.weight_hh, self.bias_hh, self.nonlinearity)
-
-    def extra_repr(self):
-        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
-
-
-class LSTMCell(_CellBase):
-    """LSTM cell (gate order i, f, g, o; see ``lstm_step`` for the equations).
-
-    x (B, I) or (I,);  hx = (h, c), each (B, H) or (H,), zeros if None  ->  (h', c').
-    Parameters: weight_ih (4H, I), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,)."""
-    _gates = 4
-
-    def forward(self, x, hx=None):
-        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-            raise TypeError(f"LSTMCell: hx must be a tuple (h, c), got {type(hx).__name__}")
-        h, c = self._input_and_states(x, [("h", None if hx is None else hx[0]),
-                                          ("c", None if hx is None else hx[1])])
-        xw = F.linear(x, self.weight_ih, self.bias_ih)
-        return lstm_step(xw, h, c, self.weight_hh, self.bias_hh)
-
-
-class GRUCell(_CellBase):
-    """GRU cell (gate order r, z, n; see ``gru_step`` for the equations).
-
-    x (B, I) or (I,);  hx (B, H) or (H,), zeros if None  ->  h' (B, H) or (H,).
-    Parameters: weight_ih (3H, I), weight_hh (3H, H), bias_ih (3H,), bias_hh (3H,)."""
-    _gates = 3
-
-    def forward(self, x, hx=None):
-        (h,) = self._input_and_states(x, [("hx", hx)])
-        xw = F.linear(x, self.weight_ih, self.bias_ih)
-        return gru_step(xw, h, self.weight_hh, self.bias_hh)
+def _step_masks(lengths, x):
+    """Per time step: None where every sequence is running, else (m, 1 - m), m (B, 1) of 1.0
+    for the sequences still running and 0.0 for those past their length (constant arrays)."""
+    T = x.shape[0]
+    if lengths is None:
+        return [None] * T
+    xp = backend.array_module(x.data)
+    masks = []
+    for running in step_mask(lengths, T):
+        if running.all():
+            masks.append(None)
+        else:
+            m = xp.asarray(running[:, None], dtype=x.dtype)
+            masks.append((m, 1 - m))
+    return masks
 
 
 # ----------------------------------------------------------------------------- sequence layers
@@ -267,13 +174,13 @@ class _RNNBase(Module):
     Between layers (not after the last) dropout with probability ``dropout`` acts in train()
     mode. ``residual=True`` adds each layer's input to its output from the second layer on
     (h^k_t + x^k_t), a skip connection that helps gradients through deep stacks.
-    ``impl`` chooses how one layer and direction is computed, all three giving the same numbers:
-    "fused" (default) one op with hand-written BPTT, "cell" one fused op per step, "composite"
-    the unrolled loop of primitive ops in ``_run_direction_composite``. ``checkpoint=K`` (fused
-    only) keeps the state every K steps and recomputes the rest in backward: activation memory
-    O(T/K + K) instead of O(T) for one extra forward. Setting ``trace = {}`` makes the fused
-    backward store dL/dh_t per step in ``trace[(layer, direction)]["dh"]`` (T, B, Hout), in the
-    order the direction reads the sequence.
+    ``impl`` chooses how one layer and direction is computed (see the module docstring):
+    "fused" (default), "cell" or "composite". ``checkpoint=K`` (fused only) keeps the state
+    every K steps and recomputes the rest in backward: activation memory O(T/K + K) instead of
+    O(T) for one extra forward. Setting ``trace = {}`` makes the fused backward store dL/dh_t
+    per step in ``trace[(layer, direction)]["dh"]`` (T, B, Hout), in the order the direction
+    reads the sequence. ``unroll(x, hx, lengths, on_step)`` runs the layer as a Python loop
+    over time whatever its impl and shows each step's state to an observer.
     """
     _gates = 1
     IMPLS = ("fused", "cell", "composite")
@@ -282,52 +189,30 @@ class _RNNBase(Module):
                  dropout=0.0, bidirectional=False, proj_size=0, residual=False, impl="fused",
                  checkpoint=0):
         super().__init__()
-        name = type(self).__name__
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
-        _check_size("num_layers", num_layers)
-        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 0 <= proj_size < hidden_size:
-            raise ValueError(f"{name}: proj_size must be an integer in [0, hidden_size={hidden_size}) "
-                             f"(0 = no projection), got {proj_size!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"{name}: dropout must be a number in [0, 1), got {dropout!r}")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(f"{name}: dropout={dropout} acts between layers only, so with num_layers=1 "
-                          f"it does nothing", stacklevel=3)
-        if residual and num_layers < 2:
-            raise ValueError(f"{name}: residual=True adds each layer's input to its output from the "
-                             f"second layer on, so it needs num_layers >= 2, got {num_layers}; for a skip "
-                             f"connection around a single layer (input_size {input_size} -> "
-                             f"{(2 if bidirectional else 1) * (proj_size or hidden_size)} outputs), use "
-                             f"the nn.skip modules")
-        if impl not in self.IMPLS:
-            raise ValueError(f"{name}: impl must be one of {self.IMPLS}, got {impl!r}")
-        if isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 0:
-            raise ValueError(f"{name}: checkpoint must be an integer >= 0 (0 = keep every step), got {checkpoint!r}")
-        if checkpoint and impl != "fused":
-            raise ValueError(f"{name}: checkpoint={checkpoint} needs impl='fused', got impl={impl!r}")
+        check_rnn_layer_args(type(self).__name__, input_size, hidden_size, num_layers, dropout,
+                          bidirectional, proj_size, residual, impl, checkpoint, self.IMPLS)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
         self.bidirectional, self.proj_size = bool(bidirectional), proj_size
         self.residual, self.impl, self.checkpoint, self.trace = bool(residual), impl, checkpoint, None
         self.num_directions = 2 if bidirectional else 1
-        self.output_size = proj_size or hidden_size   # Hout: the size of h
+        self.output_size = output_size(hidden_size, proj_size)   # Hout: the size of h
         G, H, Hout, D = self._gates, hidden_size, self.output_size, self.num_directions
         for k in range(num_layers):
             layer_in = input_size if k == 0 else D * Hout
             for direction in range(D):
                 suffix = f"_l{k}" + ("_reverse" if direction else "")
-                setattr(self, "weight_ih" + suffix, _empty((G * H, layer_in)))
-                setattr(self, "weight_hh" + suffix, _empty((G * H, Hout)))
+                setattr(self, "weight_ih" + suffix, empty_parameter((G * H, layer_in)))
+                setattr(self, "weight_hh" + suffix, empty_parameter((G * H, Hout)))
                 if bias:
-                    setattr(self, "bias_ih" + suffix, _empty((G * H,)))
-                    setattr(self, "bias_hh" + suffix, _empty((G * H,)))
+                    setattr(self, "bias_ih" + suffix, empty_parameter((G * H,)))
+                    setattr(self, "bias_hh" + suffix, empty_parameter((G * H,)))
                 if proj_size:
-                    setattr(self, "weight_hr" + suffix, _empty((proj_size, H)))
+                    setattr(self, "weight_hr" + suffix, empty_parameter((proj_size, H)))
         self.reset_parameters()
 
     def reset_parameters(self):
-        _reset_uniform(self, self.hidden_size)
+        reset_uniform(self, self.hidden_size)
 
     def layer_parameters(self, layer, direction):
         """(w_ih, w_hh, b_ih, b_hh, w_hr) of one layer and direction; absent ones are None."""
@@ -335,8 +220,28 @@ class _RNNBase(Module):
         return tuple(getattr(self, name + suffix, None)
                      for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
 
+    def forward(self, x, hx=None, lengths=None):
+        return self._result(*self._forward(x, hx, lengths))
+
+    def unroll(self, x, hx=None, lengths=None, on_step=None):
+        """``forward`` as a Python loop over time whatever ``impl`` is: over the cell op for
+        impl="cell", else over the composite step (same parameters, same numbers; a fused layer
+        has no loop to observe). ``on_step(layer, direction, t, h, c)`` is called with the new
+        state of every step (t counts in the order the direction reads the sequence; c is None
+        except for the LSTM): call ``h.retain_grad()`` there to read dL/dh_t after backward."""
+        return self._result(*self._forward(x, hx, lengths, on_step=on_step or _ignore))
+
+    def step(self, x_t, h, c=None, layer=0, direction=0):
+        """One time step of one layer and direction on the raw input x_t (B, layer input) ->
+        (h', c' or None): the cell op for impl="cell", else the composite step."""
+        params = self.layer_parameters(layer, direction)
+        if self.impl == "cell":
+            return self._cell(x_t, h, c, params)
+        w_ih, w_hh, b_ih, b_hh, w_hr = params
+        return self._step(F.linear(x_t, w_ih, b_ih), h, c, w_hh, b_hh, w_hr)
+
     # ---- the forward pass ----------------------------------------------------------------
-    def _forward(self, x, hx, lengths):
+    def _forward(self, x, hx, lengths, on_step=None):
         """Shared by RNN/GRU/LSTM. Returns (out, h_n, c_n) with c_n None except for the LSTM."""
         x, h0, c0, lengths, batched = self._prepare(x, hx, lengths)
         D = self.num_directions
@@ -347,13 +252,11 @@ class _RNNBase(Module):
             outputs = []
             for direction in range(D):
                 k = layer * D + direction
-                if direction == 0:
-                    out, h, c = self._run_direction(layer, 0, layer_input, h0s[k], c0s[k], lengths)
-                else:  # backward in time: reverse each sequence, run forward in time, reverse back
-                    reversed_input = reverse_padded(layer_input, lengths)
-                    out, h, c = self._run_direction(layer, 1, reversed_input, h0s[k], c0s[k], lengths)
-                    out = reverse_padded(out, lengths)
-                outputs.append(out)
+                observe = None if on_step is None else functools.partial(on_step, layer, direction)
+                # backward in time: reverse each sequence, run forward in time, reverse back
+                inputs = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
+                out, h, c = self._run_direction(layer, direction, inputs, h0s[k], c0s[k], lengths, observe)
+                outputs.append(out if direction == 0 else reverse_padded(out, lengths))
                 h_n.append(h)
                 c_n.append(c)
             out = outputs[0] if D == 1 else cat(outputs, axis=2)
@@ -371,44 +274,43 @@ class _RNNBase(Module):
             out = out.transpose(0, 1)
         return out, h_n, c_n
 
-    def _run_direction(self, layer, direction, x, h0, c0, lengths):
+    def _run_direction(self, layer, direction, x, h0, c0, lengths, on_step=None):
         """One layer, one direction, forward in time (the caller reverses for direction 1).
 
         x (T, B, I) time-major; h0 (B, Hout); c0 (B, H) for the LSTM, else None; lengths a NumPy
         int array (B,) or None -> (out (T, B, Hout), zero past each length; h_n (B, Hout);
-        c_n (B, H) or None), the states at each sequence's last real step. Other
-        implementations plug in here."""
-        if self.impl == "fused":
+        c_n (B, H) or None), the states at each sequence's last real step."""
+        params = self.layer_parameters(layer, direction)
+        if self.impl == "fused" and on_step is None:
             trace = None if self.trace is None else self.trace.setdefault((layer, direction), {})
-            return self._fused(x, h0, c0, self.layer_parameters(layer, direction), lengths, trace)
+            return self._fused(x, h0, c0, params, lengths, trace)
         if self.impl == "cell":
-            params = self.layer_parameters(layer, direction)
-            return _unroll(lambda x_t, h, c: self._cell_step(x_t, h, c, params), x, h0, c0, lengths)
-        return self._run_direction_composite(layer, direction, x, h0, c0, lengths)
+            return unroll(lambda x_t, h, c: self._cell(x_t, h, c, params), x, h0, c0, lengths, on_step)
+        return self._run_direction_composite(x, h0, c0, params, lengths, on_step)
 
-    def _run_direction_composite(self, layer, direction, x, h0, c0, lengths):
-        """BPTT in one screen: unroll the step over time on this layer's shared Parameters.
-
-        Each step reuses w_hh (and the rows of xw, which all came from w_ih), so autograd sums
-        their gradients over the steps. A finished sequence (t >= its length) keeps its state
-        and outputs zero: with the constant mask m (B, 1), 1 while running and 0 after,
-            h = m * h_new + (1 - m) * h        out_t = m * h_new
-        so padding reaches no output, no final state and no gradient."""
-        w_ih, w_hh, b_ih, b_hh, w_hr = self.layer_parameters(layer, direction)
+    def _run_direction_composite(self, x, h0, c0, params, lengths, on_step=None):
+        """BPTT in one screen: the input projections of all steps in one GEMM, then the step
+        unrolled over time on this layer's shared Parameters (autograd sums their gradients)."""
+        w_ih, w_hh, b_ih, b_hh, w_hr = params
         xw = F.linear(x, w_ih, b_ih)        # (T, B, G*H): input projections of all steps, one GEMM
-        return _unroll(lambda xw_t, h, c: self._step(xw_t, h, c, w_hh, b_hh, w_hr), xw, h0, c0, lengths)
+        step = lambda xw_t, h, c: self._step(xw_t, h, c, w_hh, b_hh, w_hr)  # noqa: E731
+        return unroll(step, xw, h0, c0, lengths, on_step)
 
     def _step(self, xw_t, h, c, w_hh, b_hh, w_hr):
-        """One step of this network on the precomputed input part xw_t -> (h', c' or None)."""
+        """One composite step of this network on the precomputed input part xw_t -> (h', c' or None)."""
         raise NotImplementedError
 
-    def _cell_step(self, x_t, h, c, params):
-        """One step as a single fused op (impl="cell") -> (h', c' or None)."""
+    def _cell(self, x_t, h, c, params):
+        """One step as the fused cell op (impl="cell") -> (h', c' or None)."""
         raise NotImplementedError
 
     def _fused(self, x, h0, c0, params, lengths, trace):
         """The whole sequence as a single fused op (impl="fused") -> (out, h_n, c_n or None)."""
         raise NotImplementedError
+
+    def _result(self, out, h_n, c_n):
+        """What ``forward`` returns: (out, h_n), or (out, (h_n, c_n)) for the LSTM."""
+        return out, h_n
 
     # ---- checking what the caller passed -------------------------------------------------
     def _prepare(self, x, hx, lengths):
@@ -417,7 +319,7 @@ class _RNNBase(Module):
         name = type(self).__name__
         layout = ("(B, T, input_size)" if self.batch_first else "(T, B, input_size)") + \
             " or unbatched (T, input_size)"
-        _check_input(self, x, (2, 3), layout)
+        check_rnn_input(self, x, (2, 3), layout)
         batched = x.ndim == 3
         T, B = (x.shape[1], x.shape[0]) if batched and self.batch_first else \
             (x.shape[0], x.shape[1] if batched else 1)
@@ -439,7 +341,7 @@ class _RNNBase(Module):
         for what, state, size, symbol in states:
             shape, symbols = ((LD, B, size), f"(L*D, B, {symbol})") if batched else \
                 ((LD, size), f"(L*D, {symbol})")
-            _check_state(self, state, what, shape, x, symbols)
+            check_rnn_state(self, state, what, shape, x, symbols)
         # all checked: now bring everything to the time-major batched layout
         if not batched:
             x = x.unsqueeze(1)
@@ -447,8 +349,8 @@ class _RNNBase(Module):
         elif self.batch_first:
             x = x.transpose(0, 1)
         if hx is None:
-            h0 = _zeros((LD, B, self.output_size), x)
-            c0 = _zeros((LD, B, self.hidden_size), x) if is_lstm else None
+            h0 = zeros_like_state((LD, B, self.output_size), x)
+            c0 = zeros_like_state((LD, B, self.hidden_size), x) if is_lstm else None
         else:
             h0, c0 = states[0][1], (states[1][1] if is_lstm else None)
         return x, h0, c0, lengths, batched
@@ -463,44 +365,6 @@ class _RNNBase(Module):
         return ", ".join(parts)
 
 
-def _unroll(step, inputs, h0, c0, lengths):
-    """Run ``step(input_t, h, c) -> (h', c')`` over time. A finished sequence (t >= its length)
-    keeps its state and outputs zero: with the constant mask m (B, 1), 1 while running,
-        h = m * h_new + (1 - m) * h        out_t = m * h_new
-    so padding reaches no output, no final state and no gradient."""
-    h, c = h0, c0
-    outputs = []
-    for input_t, mask in zip(unbind(inputs), _step_masks(lengths, inputs)):
-        h_new, c_new = step(input_t, h, c)
-        if mask is None:                # every sequence is still running at this step
-            h, c = h_new, c_new
-            outputs.append(h)
-        else:
-            m, keep = mask              # m = 1 where running, keep = 1 - m
-            outputs.append(h_new * m)
-            h = h_new * m + h * keep
-            c = c_new * m + c * keep if c is not None else None
-    return stack(outputs), h, c
-
-
-def _step_masks(lengths, x):
-    """Per time step: None where every sequence is running, else (m, 1 - m), m (B, 1) of 1.0
-    for the sequences still running and 0.0 for those past their length (constant arrays)."""
-    T = x.shape[0]
-    if lengths is None:
-        return [None] * T
-    xp = backend.array_module(x.data)
-    masks = []
-    for t in range(T):
-        running = lengths > t
-        if running.all():
-            masks.append(None)
-        else:
-            m = xp.asarray(running[:, None], dtype=x.dtype)
-            masks.append((m, 1 - m))
-    return masks
-
-
 class RNN(_RNNBase):
     """Elman RNN over sequences:  h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh
     or relu, per layer and direction. ``out, h_n = rnn(x, hx=None, lengths=None)``; shapes and
@@ -510,20 +374,16 @@ class RNN(_RNNBase):
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, residual=False, impl="fused",
                  checkpoint=0):
-        _check_nonlinearity(nonlinearity)
+        check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          0, residual, impl, checkpoint)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, hx=None, lengths=None):
-        out, h_n, _ = self._forward(x, hx, lengths)
-        return out, h_n
-
     def _step(self, xw_t, h, c, w_hh, b_hh, w_hr):
         return rnn_step(xw_t, h, w_hh, b_hh, self.nonlinearity), None
 
-    def _cell_step(self, x_t, h, c, params):
-        return rnn_fused.RNNCellStep.apply(x_t, h, *params[:4], nonlinearity=self.nonlinearity), None
+    def _cell(self, x_t, h, c, params):
+        return rnn_cell(x_t, h, *params[:4], nonlinearity=self.nonlinearity), None
 
     def _fused(self, x, h0, c0, params, lengths, trace):
         y, h_n = rnn_fused.RNNLayer.apply(x, h0, *params[:4], nonlinearity=self.nonlinearity,
@@ -547,15 +407,14 @@ class LSTM(_RNNBase):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          proj_size, residual, impl, checkpoint)
 
-    def forward(self, x, hx=None, lengths=None):
-        out, h_n, c_n = self._forward(x, hx, lengths)
+    def _result(self, out, h_n, c_n):
         return out, (h_n, c_n)
 
     def _step(self, xw_t, h, c, w_hh, b_hh, w_hr):
         return lstm_step(xw_t, h, c, w_hh, b_hh, w_hr)
 
-    def _cell_step(self, x_t, h, c, params):
-        return rnn_fused.LSTMCellStep.apply(x_t, h, c, *params)
+    def _cell(self, x_t, h, c, params):
+        return lstm_cell(x_t, h, c, *params)
 
     def _fused(self, x, h0, c0, params, lengths, trace):
         return rnn_fused.LSTMLayer.apply(x, h0, c0, *params, lengths=lengths, checkpoint=self.checkpoint,
@@ -572,15 +431,11 @@ class GRU(_RNNBase):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          0, residual, impl, checkpoint)
 
-    def forward(self, x, hx=None, lengths=None):
-        out, h_n, _ = self._forward(x, hx, lengths)
-        return out, h_n
-
     def _step(self, xw_t, h, c, w_hh, b_hh, w_hr):
         return gru_step(xw_t, h, w_hh, b_hh), None
 
-    def _cell_step(self, x_t, h, c, params):
-        return rnn_fused.GRUCellStep.apply(x_t, h, *params[:4]), None
+    def _cell(self, x_t, h, c, params):
+        return gru_cell(x_t, h, *params[:4]), None
 
     def _fused(self, x, h0, c0, params, lengths, trace):
         y, h_n = rnn_fused.GRULayer.apply(x, h0, *params[:4], lengths=lengths, checkpoint=self.checkpoint,

@@ -19,6 +19,7 @@ Note on padding: the skip path adds x at every position, including padded steps 
 sequence's length, where an RNN's output is 0. Mask padded positions in the loss, as always.
 """
 from ... import backend
+from ..._validation import check_probability
 from ...tensor import Tensor, cat
 from .container import ModuleList
 from .linear import Linear
@@ -130,8 +131,7 @@ class VariationalDropout(Module):
 
     def __init__(self, p=0.5, batch_first=False):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        check_probability(p)
         self.p, self.batch_first = p, batch_first
 
     def forward(self, x):

@@ -11,7 +11,7 @@ real, which is control flow, not data, so they never need a gradient or a GPU.
 """
 import numpy as np
 
-from ... import backend
+from ..._validation import check_lengths, step_mask  # noqa: F401  (check_lengths: public here too)
 from ...tensor import Tensor, stack
 
 
@@ -60,35 +60,10 @@ def unpad_sequence(padded, lengths, batch_first=False):
     return [padded[:n, b] for b, n in enumerate(lengths.tolist())]
 
 
-def check_lengths(lengths, T, B):
-    """Validate ``lengths`` for a batch of B sequences padded to T steps, and return it as a
-    NumPy int64 array (B,); ``None`` stays ``None``.
-
-    Accepts a list/tuple of ints, a NumPy or CuPy integer array, or an integer Tensor. Raises
-    TypeError for non-integers and ValueError for a wrong count or a length outside [1, T].
-    """
-    if lengths is None:
-        return None
-    raw = lengths.data if isinstance(lengths, Tensor) else lengths
-    if hasattr(raw, "__cuda_array_interface__"):
-        raw = backend.to_numpy(raw)
-    array = np.asarray(raw)
-    if array.dtype.kind not in "iu":  # bool and float are refused, even 3.0
-        raise TypeError(f"lengths must be integers, got {array.dtype} values {array.tolist()}")
-    if array.shape != (B,):
-        raise ValueError(f"lengths must hold one length per sequence: expected shape ({B},), "
-                         f"got shape {array.shape}")
-    if B and (array.min() < 1 or array.max() > T):
-        raise ValueError(f"every length must be in [1, T={T}] (the padded sequence length), "
-                         f"got {array.tolist()}")
-    return array.astype(np.int64)
-
-
 def length_mask(lengths, T, batch_first=False, device=None):
     """Boolean Tensor, True at real steps: (T, B), or (B, T) when ``batch_first``. Handy to mask
     a loss over a padded batch."""
-    lengths = np.asarray(lengths)
-    mask = np.arange(T)[:, None] < lengths[None, :]
+    mask = step_mask(lengths, T)
     return Tensor(mask.T if batch_first else mask, device=device)
 
 
@@ -103,5 +78,5 @@ def reverse_padded(x, lengths=None):
     T, B = x.shape[0], x.shape[1]
     lengths = np.asarray(lengths)
     t = np.arange(T)[:, None]
-    source_t = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)   # (T, B)
+    source_t = np.where(step_mask(lengths, T), lengths[None, :] - 1 - t, t)   # (T, B)
     return x[source_t, np.arange(B)[None, :]]
