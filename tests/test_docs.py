@@ -145,3 +145,28 @@ def test_make_results_reads_print_table_output():
         assert make_results.headline("demo", tables) == "(best MSE) LSTM: 0.0123; tanh RNN: 0.1700"
     finally:
         del make_results.HEADLINES["demo"]
+
+
+def test_make_results_quick_never_writes_the_published_results(tmp_path, monkeypatch):
+    """``make_results.py --quick`` (docs/README.md tells readers to run it) writes quick.md in
+    its store, and leaves docs/results.md and the tables quoted in the pages alone."""
+    sys.path.insert(0, str(DOCS))
+    try:
+        import make_results
+    finally:
+        sys.path.remove(str(DOCS))
+    published = tmp_path / "results.md"
+    published.write_text("the published full-run results\n")
+    monkeypatch.setattr(make_results, "STORE", tmp_path / "store")
+    monkeypatch.setattr(make_results, "RESULTS", published)
+    monkeypatch.setattr(make_results, "DOCS", tmp_path)        # refresh_quotes would look here
+    quoted = tmp_path / "page.md"
+    quoted.write_text("<!-- results clipping table 1 -->\nfull numbers\n<!-- end results -->\n")
+    make_results.main(["--quick", "--only", "clipping"])
+    assert published.read_text() == "the published full-run results\n"
+    assert "full numbers" in quoted.read_text()
+    quick_page = (tmp_path / "store" / "quick.md").read_text()
+    assert "smoke tests, not results" in quick_page and "clipping" in quick_page
+    with pytest.raises(SystemExit):                # no saved full run: nothing to publish
+        make_results.main(["--render"])
+    assert published.read_text() == "the published full-run results\n"
