@@ -4,19 +4,26 @@ drift from the code.
 Rules, per page (blocks run in page order, in one namespace per page, so a block may use the
 names an earlier one defined; the working directory is a temporary one):
 
-- a block whose first line starts with ``>>>`` is a doctest: its printed output must match;
+- a block whose first line starts with ``>>>`` is a doctest: its printed output must match. It
+  runs in the page's namespace, which holds only what the page itself imported;
 - a block right after ``<!-- from examples/NAME.py -->`` is a verbatim excerpt of that example,
   checked word for word (tests/test_examples_b.py checks them as well), not executed;
 - a block right after ``<!-- not run -->`` is only shown (say why in the text);
-- every other block is executed, and its ``assert``s are the page's claims.
+- a ```text block right after ``<!-- output -->`` is what the python block before it prints:
+  the test compares them, so quoted numbers and excerpts (a DOT graph) cannot drift;
+- every other block is executed, and its ``assert``s are the page's claims. Exercise
+  solutions sit in ``<details>`` blocks and run like any other block.
 
 Pages listed in ``SHOWN_ONLY`` keep their non-doctest blocks as illustrations (fragments of a
-class, a CUDA-only snippet, a test sketch); their doctests and excerpts are still checked.
+class, a CUDA-only snippet, a test sketch); their doctests, excerpts, and blocks marked
+``<!-- run -->`` are still checked.
 
-Also checked: every page is linked from docs/README.md, relative links resolve, and the
-figures are small. The whole file runs in a few seconds.
+Also checked: every page is linked from docs/README.md, relative links resolve, the figures
+are small, and the committed SVG graph pictures are what docs/make_figures.py draws now.
 """
+import contextlib
 import doctest
+import io
 import pathlib
 import re
 import sys
@@ -38,29 +45,38 @@ SHOWN_ONLY = {
 
 NO_CODE = {"README.md", "results.md"}     # the index, and the generated table of example results
 
-FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
-MARKER = re.compile(r"<!--\s*(from (examples/[\w./-]+)|not run)[^>]*-->\s*$")
+FENCE = re.compile(r"^```(python|text)[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+MARKER = re.compile(r"<!--\s*(from (examples/[\w./-]+)|not run|run|output)[^>]*-->\s*$")
 
 
 def blocks(page):
-    """[(kind, source, line, target)] of the page's python blocks: kind is "doctest", "excerpt"
-    (target: the example file), "shown" or "exec"."""
+    """[(kind, source, line, target)] of the page's blocks: kind is "doctest", "excerpt"
+    (target: the example file), "shown", "exec" or "output" (a text block to compare with what
+    the python block before it printed); unmarked text blocks are left out."""
     text = page.read_text()
     out = []
     for match in FENCE.finditer(text):
-        source = match.group(1)
+        language, source = match.group(1), match.group(2)
         line = text.count("\n", 0, match.start()) + 1
         before = text[:match.start()].rstrip("\n").rsplit("\n", 1)[-1]
         marker = MARKER.search(before)
-        if source.lstrip().startswith(">>>"):
+        tag = marker.group(1) if marker else None
+        if language == "text":
+            if tag == "output":
+                out.append(("output", source, line, None))
+        elif source.lstrip().startswith(">>>"):
             out.append(("doctest", source, line, None))
         elif marker and marker.group(2):
             out.append(("excerpt", source, line, marker.group(2)))
-        elif marker or page.name in SHOWN_ONLY:
+        elif tag == "not run" or (page.name in SHOWN_ONLY and tag != "run"):
             out.append(("shown", source, line, None))
         else:
             out.append(("exec", source, line, None))
     return out
+
+
+def _lines(text):
+    return [line.rstrip() for line in text.strip("\n").splitlines()]
 
 
 @pytest.fixture
@@ -72,27 +88,41 @@ def sandbox(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_page_runs(page, sandbox):
+def run_page(page):
+    """Run the page's blocks in order; returns how many ran. Raises on the first failure."""
     namespace = {"__name__": f"docs_{page.stem}"}
-    ran = 0
+    ran, printed = 0, None
     for kind, source, line, target in blocks(page):
         where = f"docs/{page.name}, block at line {line}"
         if kind == "exec":
             code = compile(source, f"<{where}>", "exec")
-            exec(code, namespace)   # noqa: S102  (the docs' own code)
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                exec(code, namespace)   # noqa: S102  (the docs' own code)
+            sys.stdout.write(buffer.getvalue())
+            printed = buffer.getvalue()
             ran += 1
+        elif kind == "output":
+            assert printed is not None, f"{where}: an output block with no python block before it"
+            assert _lines(source) == _lines(printed), \
+                f"{where}: the block above now prints\n{printed}\ninstead of\n{source}"
+            printed = None
         elif kind == "doctest":
-            globs = {"np": np, "tg": tg, **namespace}
-            test = doctest.DocTestParser().get_doctest(source, globs, where, str(page), line)
+            test = doctest.DocTestParser().get_doctest(source, namespace, where, str(page), line)
             runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
             report = []
-            runner.run(test, out=report.append)
+            runner.run(test, out=report.append, clear_globs=False)
             assert runner.failures == 0, f"doctest failed in {where}:\n" + "".join(report)
             ran += 1
         elif kind == "excerpt":
             example = (ROOT / target).read_text()
             assert source in example, f"{where}: this block no longer appears verbatim in {target}"
+    return ran
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_page_runs(page, sandbox):
+    ran = run_page(page)
     if page.name not in set(SHOWN_ONLY) | NO_CODE:
         assert ran > 0, f"docs/{page.name} has no runnable python block"
 
