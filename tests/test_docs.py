@@ -200,3 +200,59 @@ def test_make_results_quick_never_writes_the_published_results(tmp_path, monkeyp
     with pytest.raises(SystemExit):                # no saved full run: nothing to publish
         make_results.main(["--render"])
     assert published.read_text() == "the published full-run results\n"
+
+
+def _make_figures():
+    sys.path.insert(0, str(DOCS))
+    try:
+        import make_figures
+    finally:
+        sys.path.remove(str(DOCS))
+    return make_figures
+
+
+@pytest.mark.parametrize("kind, steps", [("rnn", 3), ("lstm", 2)])
+def test_committed_graph_pictures_are_current(kind, steps):
+    """docs/figures/graph_*.svg are what docs/make_figures.py draws now (pure-Python layout)."""
+    committed = (DOCS / "figures" / f"graph_{kind}_{steps}steps.svg").read_text()
+    assert _make_figures().unrolled_graph(kind, steps, engine="python") == committed, \
+        f"run python docs/make_figures.py to redraw graph_{kind}_{steps}steps.svg"
+
+
+def test_graph_picture_values_are_the_tensors():
+    """Every node of the picture carries its tensor's value and gradient: the loss has grad 1,
+    the weight's grad is autograd's, the inputs have none; and every node and edge is drawn."""
+    from tinygrad_rnn.inspect import svg
+    cell = _make_figures().one_unit(tg.nn.RNNCell, _make_figures().RNN_WEIGHTS)
+    h = tg.zeros(1, 1, dtype=tg.float64)
+    for x_t in (1.0, 2.0):
+        h = cell(tg.Tensor([[x_t]], dtype=tg.float64), h)
+    loss = (h * h).sum()
+    nodes, edges = svg.graph_values(loss, params=dict(cell.named_parameters()))
+    root = next(n for n in nodes.values() if n.get("root"))
+    assert root["grad"].tolist() == [1.0] and np.allclose(root["value"], loss.numpy())
+    w_hh = next(n for n in nodes.values() if n["name"] == "weight_hh")
+    assert np.allclose(w_hh["grad"], cell.weight_hh.grad.numpy().ravel())
+    assert all(n["grad"] is None for n in nodes.values() if n["kind"] == "input")
+    picture = svg.python_svg(nodes, edges)
+    assert picture.count("<rect x=") == len(nodes) and picture.count("marker-end") == len(edges)
+    place = svg.layered_layout(nodes, edges)
+    assert all(place[a][0] < place[b][0] for a, b in edges)       # edges go left to right
+    with pytest.raises(ValueError):
+        svg.graph_svg(nodes, edges, engine="neato")
+
+
+def test_graph_picture_through_graphviz(monkeypatch):
+    """engine="auto" uses Graphviz when `dot` is on the PATH (faked here), else the layout."""
+    from tinygrad_rnn.inspect import svg
+    nodes = {"a": {"kind": "param", "label": "w", "shape": (1,), "name": "w", "value": np.ones(1), "grad": None}}
+    assert "<svg" in svg.graph_svg(nodes, [], engine="auto" if svg.shutil.which("dot") is None else "python")
+    calls = []
+
+    class Done:
+        stdout = "<svg>from dot</svg>"
+
+    monkeypatch.setattr(svg.shutil, "which", lambda name: "/usr/bin/dot")
+    monkeypatch.setattr(svg.subprocess, "run", lambda cmd, **kw: calls.append((cmd, kw["input"])) or Done())
+    assert svg.graph_svg(nodes, [], engine="auto") == "<svg>from dot</svg>"
+    assert calls[0][0] == ["dot", "-Tsvg"] and 'label="w\\lshape (1,)\\ldata 1.0000\\lgrad -\\l"' in calls[0][1]
