@@ -256,3 +256,64 @@ def test_graph_picture_through_graphviz(monkeypatch):
     monkeypatch.setattr(svg.subprocess, "run", lambda cmd, **kw: calls.append((cmd, kw["input"])) or Done())
     assert svg.graph_svg(nodes, [], engine="auto") == "<svg>from dot</svg>"
     assert calls[0][0] == ["dot", "-Tsvg"] and 'label="w\\lshape (1,)\\ldata 1.0000\\lgrad -\\l"' in calls[0][1]
+
+
+# Numbers the prose quotes from the example tables embedded in the same page (refreshed by
+# make_results.py): (page, "NAME table K", leading cells of the row, column, text in the prose).
+# A value written "60%" stands for 0.60. When a refresh moves a number, this test fails until
+# the prose (and this list) are reread.
+PROSE_NUMBERS = [
+    ("vanishing_and_clipping.md", "clipping table 1", ("no clipping",), "diverged at step", "step 30"),
+    ("vanishing_and_clipping.md", "clipping table 1", ("clip_grad_norm_(1.0)",), "max grad norm", "10.28"),
+    ("vanishing_and_clipping.md", "clipping table 1", ("clip_grad_value_(0.1)",), "max grad norm", "10.28"),
+    ("vanishing_and_clipping.md", "clipping table 1", ("clip_grad_norm_(1.0)",), "steps clipped", "60%"),
+    ("vanishing_and_clipping.md", "clipping table 1", ("clip_grad_value_(0.1)",), "steps clipped", "87%"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 1", ("LSTM",), "after training", "7%"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 1", ("GRU",), "after training", "36%"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 1", ("tanh RNN",), "train MSE", "0.164"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 1", ("IRNN",), "train MSE", "0.0086"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 2", ("0.5000",), "per-step factor", "0.49"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 2", ("0.9000",), "per-step factor", "0.88"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 2", ("1.0000",), "per-step factor", "0.97"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 2", ("1.1000",), "||dh_1||", "3.5"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 2", ("1.5000",), "||dh_1||", "461×"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("tanh RNN", "100"), "test MSE", "0.164"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("tanh RNN", "200"), "test MSE", "0.173"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("LSTM", "100"), "step <0.01", "step 1300"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("LSTM", "200"), "step <0.01", "step 2100"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("GRU", "100"), "step <0.01", "600"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("GRU", "200"), "step <0.01", "800"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("GRU", "100"), "time s", "21 s"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("GRU", "200"), "time s", "75 s"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("LSTM", "100"), "time s", "56 s"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("LSTM", "200"), "time s", "154 s"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("GRU", "200"), "ms/step", "74.8"),
+    ("lstm_vs_gru.md", "adding_problem table 1", ("LSTM", "200"), "ms/step", "69.8"),
+    ("lstm_vs_gru.md", "char_lm table 1", ("GRU",), "val perplexity", "GRU 4.77"),
+    ("lstm_vs_gru.md", "char_lm table 1", ("LSTM",), "val perplexity", "LSTM 4.97"),
+    ("lstm_vs_gru.md", "char_lm table 1", ("tanh RNN",), "val perplexity", "tanh RNN 5.04"),
+]
+
+
+def quoted_table(page_text, name):
+    """The markdown table between <!-- results NAME --> and <!-- end results -->: (headers, rows)."""
+    start = page_text.index(f"<!-- results {name} -->")
+    body = page_text[start:page_text.index("<!-- end results -->", start)]
+    rows = [[cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            for line in body.splitlines() if line.startswith("|")]
+    return rows[0], [r for r in rows[2:]]
+
+
+@pytest.mark.parametrize("page, table, row, column, prose", PROSE_NUMBERS)
+def test_prose_numbers_match_quoted_tables(page, table, row, column, prose):
+    text = (DOCS / page).read_text()
+    assert prose in FENCE.sub("", text), f"docs/{page} no longer says {prose!r}: update PROSE_NUMBERS"
+    headers, rows = quoted_table(text, table)
+    col = next(i for i, h in enumerate(headers) if h.startswith(column))
+    cells = next(r for r in rows if all(r[i].startswith(v) for i, v in enumerate(row)))
+    number = re.search(r"[\d.]+", prose).group(0)
+    value, decimals = float(number), len(number.split(".")[1]) if "." in number else 0
+    if prose.endswith("%"):
+        value, decimals = value / 100, decimals + 2
+    assert abs(float(cells[col]) - value) <= 0.5 * 10 ** -decimals + 1e-12, \
+        f"docs/{page} says {prose!r} but its {table} has {column} = {cells[col]} for {row}"
