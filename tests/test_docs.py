@@ -289,6 +289,8 @@ PROSE_NUMBERS = [
     ("lstm_vs_gru.md", "adding_problem table 1", ("LSTM", "200"), "time s", "154 s"),
     ("lstm_vs_gru.md", "adding_problem table 1", ("GRU", "200"), "ms/step", "74.8"),
     ("lstm_vs_gru.md", "adding_problem table 1", ("LSTM", "200"), "ms/step", "69.8"),
+    ("adding_an_op.md", "custom_op table 1", ("LN-LSTM",), "loss (last", "at 1.67"),
+    ("adding_an_op.md", "custom_op table 1", ("LSTM",), "loss (last", "LSTM at 1.95"),
     ("lstm_vs_gru.md", "char_lm table 1", ("GRU",), "val perplexity", "GRU 4.77"),
     ("lstm_vs_gru.md", "char_lm table 1", ("LSTM",), "val perplexity", "LSTM 4.97"),
     ("lstm_vs_gru.md", "char_lm table 1", ("tanh RNN",), "val perplexity", "tanh RNN 5.04"),
