@@ -190,10 +190,11 @@ def save_plot(path, draw, nrows=1, ncols=1, figsize=None, title=None, note=None)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    if note:
+    if note:                   # below the axes, in lines that fit the figure's width
         import textwrap
-        fig.subplots_adjust(bottom=0.22)
-        fig.text(0.5, 0.01, textwrap.fill(note, 110), ha="center", va="bottom", fontsize=8, color="firebrick")
+        lines = textwrap.wrap(note, int(fig.get_figwidth() * 14))
+        fig.subplots_adjust(bottom=fig.subplotpars.bottom + (0.15 * len(lines) + 0.1) / fig.get_figheight())
+        fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=8, color="firebrick")
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     png = io.BytesIO()

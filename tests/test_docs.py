@@ -49,11 +49,12 @@ FENCE = re.compile(r"^```(python|text)[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 MARKER = re.compile(r"<!--\s*(from (examples/[\w./-]+)|not run|run|output)[^>]*-->\s*$")
 
 
-def blocks(page):
-    """[(kind, source, line, target)] of the page's blocks: kind is "doctest", "excerpt"
-    (target: the example file), "shown", "exec" or "output" (a text block to compare with what
-    the python block before it printed); unmarked text blocks are left out."""
-    text = page.read_text()
+def blocks(page, text=None):
+    """[(kind, source, line, target)] of the page's blocks (or of ``text``, a part of it): kind
+    is "doctest", "excerpt" (target: the example file), "shown", "exec" or "output" (a text
+    block to compare with what the python block before it printed); unmarked text blocks are
+    left out."""
+    text = page.read_text() if text is None else text
     out = []
     for match in FENCE.finditer(text):
         language, source = match.group(1), match.group(2)
@@ -89,7 +90,8 @@ def sandbox(tmp_path, monkeypatch):
 
 
 def run_page(page):
-    """Run the page's blocks in order; returns how many ran. Raises on the first failure."""
+    """Run the page's blocks in order; returns (how many ran, the page's namespace). Raises on
+    the first failure."""
     namespace = {"__name__": f"docs_{page.stem}"}
     ran, printed = 0, None
     for kind, source, line, target in blocks(page):
@@ -117,12 +119,12 @@ def run_page(page):
         elif kind == "excerpt":
             example = (ROOT / target).read_text()
             assert source in example, f"{where}: this block no longer appears verbatim in {target}"
-    return ran
+    return ran, namespace
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_page_runs(page, sandbox):
-    ran = run_page(page)
+    ran, _ = run_page(page)
     if page.name not in set(SHOWN_ONLY) | NO_CODE:
         assert ran > 0, f"docs/{page.name} has no runnable python block"
 
@@ -217,6 +219,19 @@ def test_committed_graph_pictures_are_current(kind, steps):
     committed = (DOCS / "figures" / f"graph_{kind}_{steps}steps.svg").read_text()
     assert _make_figures().unrolled_graph(kind, steps, engine="python") == committed, \
         f"run python docs/make_figures.py to redraw graph_{kind}_{steps}steps.svg"
+
+
+def test_graph_pictures_draw_the_by_hand_networks(sandbox):
+    """The pictures bptt.md and by_hand.md point to show the networks by_hand.md works out."""
+    figures = _make_figures()
+    _, page = run_page(DOCS / "by_hand.md")
+    assert figures.TARGET == page["y"] and figures.INPUTS[:2] == (page["x1"], page["x2"])
+    assert figures.RNN_WEIGHTS == {"weight_ih": [[page["w_x"]]], "weight_hh": [[page["w_h"]]],
+                                   "bias_ih": [page["b"]], "bias_hh": [0.0]}
+    assert figures.LSTM_WEIGHTS["weight_ih"] == [[page["W_x"][k]] for k in "ifgo"]
+    assert figures.LSTM_WEIGHTS["weight_hh"] == [[page["W_h"][k]] for k in "ifgo"]
+    assert figures.LSTM_WEIGHTS["bias_ih"] == [page["B"][k] for k in "ifgo"]
+    assert f"data {page['h2']:.4f}" in (DOCS / "figures" / "graph_rnn_3steps.svg").read_text()
 
 
 def test_graph_picture_values_are_the_tensors():
@@ -319,3 +334,17 @@ def test_prose_numbers_match_quoted_tables(page, table, row, column, prose):
         value, decimals = value / 100, decimals + 2
     assert abs(float(cells[col]) - value) <= 0.5 * 10 ** -decimals + 1e-12, \
         f"docs/{page} says {prose!r} but its {table} has {column} = {cells[col]} for {row}"
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.name not in NO_CODE], ids=lambda p: p.name)
+def test_every_tutorial_page_ends_with_checked_exercises(page):
+    """An "Exercise(s)" section, each solution folded in <details> with a block that runs."""
+    text = page.read_text()
+    assert re.search(r"^## Exercises?$", text, re.M), f"docs/{page.name} has no exercises"
+    exercises = text[re.search(r"^## Exercises?$", text, re.M).start():]
+    solutions = re.findall(r"<details>(.*?)</details>", exercises, re.S)
+    assert solutions, f"docs/{page.name}: no solution in a <details> block"
+    for solution in solutions:
+        inner = [kind for kind, *_ in blocks(page, text=solution)]
+        assert "exec" in inner, f"docs/{page.name}: a solution without a block that runs"
+
