@@ -60,6 +60,7 @@ def test_notebook_runs(page):
     pytest.importorskip("ipykernel", reason="Jupyter is not installed (the 'notebooks' extra)")
     import nbformat
     nb = nbformat.reads(make_notebooks.render(page), as_version=4)
+    nbformat.validate(nb)                  # well-formed nbformat 4.5 JSON
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(make_notebooks.OUT)}})
     client.execute()                       # raises CellExecutionError naming the failing cell
