@@ -268,6 +268,9 @@ def render(records, quick=False):
         r = records[name]
         lines += [f"## {name}", "",
                   f"`{r['command']}`: {r['mode']} mode, {_duration(r['seconds'])} wall time, run {r['date']}.", ""]
+        if quick:                   # what each quick run says about itself (smoke test or not)
+            lines += [f"> {line.removeprefix('NOTE ')}" for line in r["stdout"].splitlines()
+                      if line.startswith(("NOTE --quick", "--quick"))] + [""]
         if status(r):
             lines += [status(r) + ". Last lines of its error output:", "", "```",
                       "\n".join(r["stderr_tail"].splitlines()[-15:]), "```", ""]

@@ -199,6 +199,7 @@ def test_make_results_quick_never_writes_the_published_results(tmp_path, monkeyp
     assert "full numbers" in quoted.read_text()
     quick_page = (tmp_path / "store" / "quick.md").read_text()
     assert "smoke tests, not results" in quick_page and "clipping" in quick_page
+    assert "> --quick: 60 steps, enough for the unclipped run to diverge" in quick_page
     with pytest.raises(SystemExit):                # no saved full run: nothing to publish
         make_results.main(["--render"])
     assert published.read_text() == "the published full-run results\n"
