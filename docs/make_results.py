@@ -11,7 +11,8 @@ Each example runs as its own process, ``python examples/NAME.py [--quick] --out 
 slows down) and a time limit. Its stdout is kept in ``runs/make_results/{quick,full}/NAME.json``
 together with the tables found in it (``_common.print_table`` output: a title, a header, a line
 of dashes, rows of the dashes' width), the wall time and the exit status. A full run then
-rewrites docs/results.md from the saved full runs (with each example's quick time next to it);
+rewrites docs/results.md from the saved full runs (with each example's quick time next to it;
+an example with no saved full run keeps its row and section from the published page);
 a quick run writes ``runs/make_results/quick.md`` and never touches docs/: quick numbers are
 smoke tests and must not replace the published ones. The PNGs of full runs are copied into docs/figures/ as ``NAME_PLOT.png``; quick-mode plots show
 a handful of steps and are not kept. Tables the docs pages quote from a full run, between
@@ -286,6 +287,22 @@ def render(records, quick=False):
     return "\n".join(lines).rstrip() + "\n"
 
 
+def keep_previous(new, previous, records):
+    """``new`` (a rendered results.md) plus the rows and sections of ``previous`` (the
+    published one) for examples that have no saved full run here, so that a partial run
+    (``--only``, or a fresh checkout whose runs/ is empty) does not drop the others."""
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| \[(\w+)\]\(#\w+\) \|.*$", previous, re.M)}
+    sections = {m.group(1): m.group(0).rstrip("\n") for m in re.finditer(r"^## (\w+)\n.*?(?=^## |\Z)", previous, re.M | re.S)}
+    missing = [name for name in rows if name not in records]
+    if not missing:
+        return new
+    head, sep, body = new.partition("\n\n## ")
+    head = head.rstrip("\n") + "\n" + "\n".join(rows[name] for name in missing)
+    body = (sep + body).rstrip("\n")
+    tail = "\n\n".join(sections[name] for name in missing if name in sections)
+    return head + body + "\n\n" + tail + "\n"
+
+
 QUOTE = re.compile(r"(<!-- results (\w+) table (\d+) -->\n)(.*?)(<!-- end results -->)", re.S)
 
 
@@ -362,7 +379,10 @@ def write_pages(quick):
     if not records:
         raise SystemExit(f"no saved {'quick' if quick else 'full'} runs: run without --render first")
     target = STORE / "quick.md" if quick else RESULTS
-    target.write_text(render(records, quick=quick))
+    text = render(records, quick=quick)
+    if not quick and RESULTS.exists():
+        text = keep_previous(text, RESULTS.read_text(), records)
+    target.write_text(text)
     print(f"wrote {target} ({len(records)} examples)")
     if quick:
         print("(docs/results.md is written by full runs only)")

@@ -214,6 +214,22 @@ def _make_figures():
     return make_figures
 
 
+def test_make_results_partial_full_run_keeps_the_other_examples():
+    """A full run of some examples rewrites their rows and sections and keeps the others."""
+    sys.path.insert(0, str(DOCS))
+    try:
+        import make_results
+    finally:
+        sys.path.remove(str(DOCS))
+    previous = ("# Results\n\n| example | mode |\n|---|---|\n| [a](#a) | full |\n| [b](#b) | full |\n\n"
+                "## a\n\nold a\n\n## b\n\nold b\n")
+    new = "# Results\n\n| example | mode |\n|---|---|\n| [a](#a) | full |\n\n## a\n\nnew a\n"
+    merged = make_results.keep_previous(new, previous, {"a": {}})
+    assert merged == ("# Results\n\n| example | mode |\n|---|---|\n| [a](#a) | full |\n| [b](#b) | full |\n\n"
+                      "## a\n\nnew a\n\n## b\n\nold b\n")
+    assert make_results.keep_previous(new, previous, {"a": {}, "b": {}}) == new
+
+
 @pytest.mark.parametrize("kind, steps", [("rnn", 3), ("lstm", 2)])
 def test_committed_graph_pictures_are_current(kind, steps):
     """docs/figures/graph_*.svg are what docs/make_figures.py draws now (pure-Python layout)."""
