@@ -266,8 +266,11 @@ def test_graph_picture_values_are_the_tensors():
     w_hh = next(n for n in nodes.values() if n["name"] == "weight_hh")
     assert np.allclose(w_hh["grad"], cell.weight_hh.grad.numpy().ravel())
     assert all(n["grad"] is None for n in nodes.values() if n["kind"] == "input")
-    picture = svg.python_svg(nodes, edges)
-    assert picture.count("<rect x=") == len(nodes) and picture.count("marker-end") == len(edges)
+    for direction in ("TB", "LR"):
+        picture = svg.python_svg(nodes, edges, direction=direction)
+        assert picture.count("<rect x=") == len(nodes) and picture.count("marker-end") == len(edges)
+    with pytest.raises(ValueError):
+        svg.python_svg(nodes, edges, direction="BT")
     place = svg.layered_layout(nodes, edges)
     assert all(place[a][0] < place[b][0] for a, b in edges)       # edges go left to right
     with pytest.raises(ValueError):

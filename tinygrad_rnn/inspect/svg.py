@@ -137,24 +137,17 @@ def _topological(nodes, preds, succs):
     return order
 
 
-def python_svg(nodes, edges, title=None):
+def python_svg(nodes, edges, title=None, direction="TB"):
     """An SVG of the graph with the layered layout above: boxes with their lines of text,
-    curved edges in the direction of the data, the loss (the root) with a double border."""
-    place = layered_layout(nodes, edges)
+    curved edges in the direction of the data, the loss (the root) with a double border.
+    ``direction``: "TB" (layers top to bottom: long unrolls stay readable on a web page,
+    which scales wide pictures down) or "LR" (left to right)."""
+    if direction not in ("TB", "LR"):
+        raise ValueError(f"direction must be 'TB' or 'LR', got {direction!r}")
     lines = {k: node_lines(n) for k, n in nodes.items()}
     size = {k: (max(len(s) for s in ls) * CHAR_W + 2 * PAD, len(ls) * LINE_H + 2 * PAD) for k, ls in lines.items()}
-    n_cols = 1 + max(c for c, _ in place.values())
-    col_w = [max((size[k][0] for k, (c, _) in place.items() if c == col), default=0) for col in range(n_cols)]
-    pitch = max(h for _, h in size.values()) + GAP_Y
-    rows = [sum(1 for c, _ in place.values() if c == col) for col in range(n_cols)]
     top = 30 if title else 10
-    height = max(rows) * pitch + top
-    xy = {}
-    for k, (c, r) in place.items():
-        x = 10 + sum(col_w[:c]) + GAP_X * c + (col_w[c] - size[k][0]) / 2
-        y = top + (max(rows) - rows[c]) * pitch / 2 + r * pitch
-        xy[k] = (x, y)
-    width = 20 + sum(col_w) + GAP_X * (n_cols - 1)
+    xy, width, height = _positions(layered_layout(nodes, edges), size, direction, top)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace" font-size="11">',
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
@@ -163,15 +156,45 @@ def python_svg(nodes, edges, title=None):
     if title:
         out.append(f'<text x="10" y="18" font-size="13" font-weight="bold">{html.escape(title)}</text>')
     for a, b in edges:
-        (xa, ya), (xb, yb) = xy[a], xy[b]
-        x1, y1, x2, y2 = xa + size[a][0], ya + size[a][1] / 2, xb, yb + size[b][1] / 2
-        bend = max(20.0, (x2 - x1) / 2)
-        out.append(f'<path d="M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} {x2 - bend:.1f},{y2:.1f} '
+        (xa, ya), (xb, yb), (wa, ha), (wb, hb) = xy[a], xy[b], size[a], size[b]
+        if direction == "LR":           # from the right side of a to the left side of b
+            x1, y1, x2, y2 = xa + wa, ya + ha / 2, xb, yb + hb / 2
+            bend = max(20.0, (x2 - x1) / 2)
+            c1, c2 = (x1 + bend, y1), (x2 - bend, y2)
+        else:                           # from the bottom of a to the top of b
+            x1, y1, x2, y2 = xa + wa / 2, ya + ha, xb + wb / 2, yb
+            bend = max(20.0, (y2 - y1) / 2)
+            c1, c2 = (x1, y1 + bend), (x2, y2 - bend)
+        out.append(f'<path d="M{x1:.1f},{y1:.1f} C{c1[0]:.1f},{c1[1]:.1f} {c2[0]:.1f},{c2[1]:.1f} '
                    f'{x2:.1f},{y2:.1f}" fill="none" stroke="#888" marker-end="url(#arrow)"/>')
     for k, node in nodes.items():
         out += _box(node, lines[k], xy[k], size[k])
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _positions(place, size, direction, top):
+    """Top-left corners of the boxes, and the picture's width and height. Layers follow the
+    data ("LR": columns, "TB": rows); the boxes of a layer are centred across it."""
+    by_layer = {}
+    for k, (layer, _) in sorted(place.items(), key=lambda item: item[1]):
+        by_layer.setdefault(layer, []).append(k)
+    layers = [by_layer[layer] for layer in sorted(by_layer)]
+    across, along = (1, 0) if direction == "LR" else (0, 1)     # size index across / along the flow
+    gap = GAP_Y if direction == "LR" else GAP_Y / 2
+    depth = [max(size[k][along] for k in keys) for keys in layers]
+    span = [sum(size[k][across] for k in keys) + gap * (len(keys) - 1) for keys in layers]
+    xy = {}
+    for n, keys in enumerate(layers):
+        offset = (max(span) - span[n]) / 2
+        for k in keys:
+            a = sum(depth[:n]) + GAP_X * n + (depth[n] - size[k][along]) / 2
+            xy[k] = (10 + a, top + offset) if direction == "LR" else (10 + offset, top + a)
+            offset += size[k][across] + gap
+    extent = sum(depth) + GAP_X * (len(layers) - 1)
+    if direction == "LR":
+        return xy, 20 + extent, top + max(span) + 10
+    return xy, 20 + max(span), top + extent + 10
 
 
 def _box(node, lines, xy, size):
@@ -188,9 +211,9 @@ def _box(node, lines, xy, size):
 
 # ----------------------------------------------------------------------------- Graphviz
 
-def dot_text(nodes, edges, title=None):
-    """The same picture as Graphviz DOT text (left to right, one box per node)."""
-    out = ["digraph autograd {", "  rankdir=LR;", '  node [fontname="monospace", fontsize=10, shape=box];']
+def dot_text(nodes, edges, title=None, direction="TB"):
+    """The same picture as Graphviz DOT text (one box per node)."""
+    out = ["digraph autograd {", f"  rankdir={direction};", '  node [fontname="monospace", fontsize=10, shape=box];']
     if title:
         out.append(f'  labelloc="t"; label="{_dot_escape(title)}";')
     names = {k: f"n{i}" for i, k in enumerate(nodes)}
@@ -207,25 +230,25 @@ def _dot_escape(text):
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def graph_svg(nodes, edges, title=None, engine="auto"):
+def graph_svg(nodes, edges, title=None, engine="auto", direction="TB"):
     """SVG text of a graph from ``graph_values`` (or ``build_graph``). ``engine``: "dot"
     (Graphviz, must be installed), "python" (the layout in this module) or "auto" (dot when
-    the ``dot`` program is on the PATH, else python)."""
+    the ``dot`` program is on the PATH, else python). ``direction``: "TB" or "LR"."""
     if engine not in ("auto", "dot", "python"):
         raise ValueError(f"engine must be 'auto', 'dot' or 'python', got {engine!r}")
     if engine == "dot" or (engine == "auto" and shutil.which("dot")):
         if not shutil.which("dot"):
             raise RuntimeError("engine='dot' needs Graphviz's dot program on the PATH; use engine='python'")
-        done = subprocess.run(["dot", "-Tsvg"], input=dot_text(nodes, edges, title), capture_output=True,
-                              text=True, timeout=120, check=True)
+        done = subprocess.run(["dot", "-Tsvg"], input=dot_text(nodes, edges, title, direction),
+                              capture_output=True, text=True, timeout=120, check=True)
         return done.stdout
-    return python_svg(nodes, edges, title)
+    return python_svg(nodes, edges, title, direction)
 
 
-def save_graph_svg(loss, path, params=None, title=None, engine="auto"):
+def save_graph_svg(loss, path, params=None, title=None, engine="auto", direction="TB"):
     """Run backward on ``loss`` and write the picture of its graph, values and gradients to
     ``path``. Returns the (nodes, edges) drawn."""
     nodes, edges = graph_values(loss, params)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(graph_svg(nodes, edges, title, engine))
+        f.write(graph_svg(nodes, edges, title, engine, direction))
     return nodes, edges
