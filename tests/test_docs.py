@@ -312,6 +312,11 @@ PROSE_NUMBERS = [
     ("vanishing_and_clipping.md", "vanishing_gradients table 2", ("1.0000",), "per-step factor", "0.97"),
     ("vanishing_and_clipping.md", "vanishing_gradients table 2", ("1.1000",), "||dh_1||", "3.5"),
     ("vanishing_and_clipping.md", "vanishing_gradients table 2", ("1.5000",), "||dh_1||", "461×"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 1", ("LSTM",), "||dh_1||/||dh_T|| at init", "about 10⁻²⁰"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 1", ("GRU",), "||dh_1||/||dh_T|| at init", "about 10⁻²⁰"),
+    ("vanishing_and_clipping.md", "vanishing_gradients table 1", ("tanh RNN",), "after training", "is at 10⁻²⁶"),
+    ("lstm_vs_gru.md", "vanishing_gradients table 1", ("tanh RNN",), "||dh_1||/||dh_T|| at init", "about 10⁻²¹"),
+    ("lstm_vs_gru.md", "vanishing_gradients table 1", ("tanh RNN",), "after training", "and 10⁻²⁶ after"),
     ("lstm_vs_gru.md", "adding_problem table 1", ("tanh RNN", "100"), "test MSE", "0.164"),
     ("lstm_vs_gru.md", "adding_problem table 1", ("tanh RNN", "200"), "test MSE", "0.173"),
     ("lstm_vs_gru.md", "adding_problem table 1", ("LSTM", "100"), "step <0.01", "step 1300"),
@@ -332,22 +337,33 @@ PROSE_NUMBERS = [
 ]
 
 
-def quoted_table(page_text, name):
-    """The markdown table between <!-- results NAME --> and <!-- end results -->: (headers, rows)."""
+def quoted_table(name):
+    """The markdown table between <!-- results NAME --> and <!-- end results --> on whichever
+    page quotes it: (headers, rows)."""
+    page_text = next(t for t in (p.read_text() for p in PAGES) if f"<!-- results {name} -->" in t)
     start = page_text.index(f"<!-- results {name} -->")
     body = page_text[start:page_text.index("<!-- end results -->", start)]
     rows = [[cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
             for line in body.splitlines() if line.startswith("|")]
-    return rows[0], [r for r in rows[2:]]
+    return rows[0], rows[2:]
+
+
+SUPERSCRIPT = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
 
 
 @pytest.mark.parametrize("page, table, row, column, prose", PROSE_NUMBERS)
 def test_prose_numbers_match_quoted_tables(page, table, row, column, prose):
     text = (DOCS / page).read_text()
     assert prose in FENCE.sub("", text), f"docs/{page} no longer says {prose!r}: update PROSE_NUMBERS"
-    headers, rows = quoted_table(text, table)
+    headers, rows = quoted_table(table)
     col = next(i for i, h in enumerate(headers) if h.startswith(column))
     cells = next(r for r in rows if all(r[i].startswith(v) for i, v in enumerate(row)))
+    power = re.search(r"10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", prose)
+    if power:                      # "10⁻²⁶": the order of magnitude, within a factor of 7
+        exponent = int(power.group(1).translate(SUPERSCRIPT))
+        assert abs(np.log10(float(cells[col])) - exponent) < 0.85, \
+            f"docs/{page} says {prose!r} but its {table} has {column} = {cells[col]} for {row}"
+        return
     number = re.search(r"[\d.]+", prose).group(0)
     value, decimals = float(number), len(number.split(".")[1]) if "." in number else 0
     if prose.endswith("%"):
