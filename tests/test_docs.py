@@ -384,3 +384,15 @@ def test_every_tutorial_page_ends_with_checked_exercises(page):
         inner = [kind for kind, *_ in blocks(page, text=solution)]
         assert "exec" in inner, f"docs/{page.name}: a solution without a block that runs"
 
+
+
+def test_char_lm_prose_ratios_match_its_table():
+    """The ratios lstm_vs_gru.md derives from the char_lm table are the table's."""
+    text = FENCE.sub("", (DOCS / "lstm_vs_gru.md").read_text())
+    headers, rows = quoted_table("char_lm table 1")
+    by_cell = {r[0]: dict(zip(headers, r)) for r in rows}
+    steps = {cell: int(r["steps"]) for cell, r in by_cell.items()}
+    chars = {cell: int(r["chars seen"]) for cell, r in by_cell.items()}
+    assert f"{steps['tanh RNN'] / steps['LSTM']:.1f} times as many steps" in text
+    assert f"{100 * (steps['GRU'] / steps['LSTM'] - 1):.0f}% more steps" in text
+    assert f"{chars['LSTM'] / 1e6:.1f} M characters" in text and f"{chars['tanh RNN'] / 1e6:.1f} M." in text
