@@ -48,6 +48,7 @@ def parse_args(name, argv=None, description=None, extra=None):
         parser.error("--device cuda: CUDA is not available here (install cupy-cuda12x or "
                      "cupy-cuda13x and check the driver), use --device cpu")
     args.started = time.perf_counter()
+    args.note = None          # set by smoke_test_note; save_plot writes it on the figure
     args.out = pathlib.Path(args.out if args.out is not None else pathlib.Path("runs") / name)
     args.out.mkdir(parents=True, exist_ok=True)
     seed_everything(args.seed)
@@ -81,6 +82,16 @@ def blas_threads(threads):
     return threadpool_limits(limits=threads, user_api="blas")
 
 
+def smoke_test_note(args, explanation):
+    """In ``--quick`` mode, say plainly (on stdout, and on the figures via ``args.note``) that
+    the run is a smoke test, what its numbers miss and what the full run shows
+    (``explanation``). Does nothing in a full run."""
+    if not args.quick:
+        return
+    args.note = f"--quick is a smoke test: {explanation}"
+    print("NOTE " + args.note, flush=True)
+
+
 def seed_everything(seed):
     tg.manual_seed(seed)
     np.random.seed(seed)
@@ -106,9 +117,11 @@ def sync(device):
 # ----------------------------------------------------------------------------- progress
 
 def progress(iterable, desc=None, total=None, quiet=False, **kwargs):
-    """``tqdm(iterable)`` when tqdm is installed (and not ``quiet``), else the iterable itself.
-    The bar goes to stderr, so tables on stdout stay clean; it disappears once done."""
-    if quiet:
+    """``tqdm(iterable)`` when tqdm is installed, ``quiet`` is false and stdout is a terminal,
+    else the iterable itself. The bar goes to stderr, so tables on stdout stay clean; it
+    disappears once done. Piped or redirected output (a log file, ``make_results.py``) gets no
+    bar: its redraws would only leave blank lines and carriage returns there."""
+    if quiet or not sys.stdout.isatty():
         return iterable
     try:
         from tqdm.auto import tqdm
@@ -153,9 +166,10 @@ def have_matplotlib():
 _warned = False
 
 
-def save_plot(path, draw, nrows=1, ncols=1, figsize=None, title=None):
+def save_plot(path, draw, nrows=1, ncols=1, figsize=None, title=None, note=None):
     """Make a figure with ``nrows x ncols`` axes, let ``draw(fig, axes)`` fill it, save it to
-    ``path`` (PNG) and close it. ``axes`` is one Axes for 1x1, else a flat list.
+    ``path`` (PNG) and close it. ``axes`` is one Axes for 1x1, else a flat list. ``note`` (the
+    smoke-test warning of a quick run) is written in red across the bottom of the figure.
 
     Uses the non-interactive Agg backend (no display needed). Without matplotlib, prints a note
     once and returns None; otherwise returns the path."""
@@ -176,6 +190,11 @@ def save_plot(path, draw, nrows=1, ncols=1, figsize=None, title=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    if note:                   # below the axes, in lines that fit the figure's width
+        import textwrap
+        lines = textwrap.wrap(note, int(fig.get_figwidth() * 14))
+        fig.subplots_adjust(bottom=fig.subplotpars.bottom + (0.15 * len(lines) + 0.1) / fig.get_figheight())
+        fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=8, color="firebrick")
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     png = io.BytesIO()

@@ -171,6 +171,9 @@ def main(argv=None):
     for key in ("steps", "hidden", "max_len", "chars"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
+    _common.smoke_test_note(args, f"{config['steps']} steps, so neither variant learns anything yet. The full "
+                                  "run (2500 steps) brings the source as is to 99.9% exact match (99% at step 1400) "
+                                  "and the reversed source (a copy task) to about 97%.")
     alphabet = Alphabet(config["chars"])
     test_strings = random_strings(np.random.default_rng(args.seed + 999), alphabet, config["test_size"],
                                   config["max_len"])
@@ -198,7 +201,8 @@ def main(argv=None):
         ax.set_ylim(0, 101)
         ax.legend()
         ax.grid(alpha=0.3)
-    _common.save_plot(args.out / "exact_match.png", draw, title="LSTM encoder-decoder: reverse a string")
+    _common.save_plot(args.out / "exact_match.png", draw, title="LSTM encoder-decoder: reverse a string",
+                      note=args.note)
     return {"rows": rows, "curves": curves}
 
 

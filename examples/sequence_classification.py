@@ -87,9 +87,10 @@ def train(cell, bidirectional, data, epochs, hidden_size, device, seed, batch_si
 def main(argv=None):
     args = _common.parse_args("sequence_classification", argv, __doc__)
     x_train, x_test, y_train, y_test = load_data(args.seed)
-    if args.quick:   # a slice of the data and two epochs: checks that everything runs
-        x_train, y_train, x_test, y_test = x_train[:256], y_train[:256], x_test[:128], y_test[:128]
-    epochs, hidden = (2, 16) if args.quick else (25, 64)
+    epochs, hidden = (3, 32) if args.quick else (25, 64)
+    if args.quick:   # all the data, 3 epochs: every model already well above chance (10%)
+        print("--quick: 3 epochs, enough to get every model to about 85-95% test accuracy; the full run "
+              "(25 epochs, hidden 64) takes all four above 97%.")
     data = (x_train, x_test, y_train, y_test)
     print(f"digits: {len(x_train)} train / {len(x_test)} test images, read as T=8 rows of 8 pixels")
 
@@ -113,7 +114,8 @@ def main(argv=None):
         ax.set_ylim(max(0, min(100 * min(c) for c in curves.values()) - 5), 100)
         ax.legend()
         ax.grid(alpha=0.3)
-    _common.save_plot(args.out / "accuracy.png", draw, title="8x8 digits as sequences of rows")
+    _common.save_plot(args.out / "accuracy.png", draw, title="8x8 digits as sequences of rows",
+                      note=args.note)
     return {"rows": rows, "curves": curves}
 
 

@@ -108,3 +108,29 @@ def test_common_helpers(tmp_path, capsys):
     if not tg.cuda_available():
         with pytest.raises(SystemExit):
             C.parse_args("demo", ["--device", "cuda", "--out", str(tmp_path)])
+
+
+def test_quick_modes_show_their_lesson_or_say_they_cannot(tmp_path, capsys):
+    """clipping --quick diverges without clipping only; vanishing_gradients --quick has a radius
+    sweep monotone in the radius, and says on stdout (and on its figure) that its part 1 is a
+    smoke test."""
+    import clipping
+    by = {r["method"]: r for r in clipping.main(["--quick", "--out", str(tmp_path / "c")])}
+    assert by["none"]["diverged_at"] is not None
+    assert by["norm"]["diverged_at"] is None and by["value"]["diverged_at"] is None
+    import vanishing_gradients
+    result = vanishing_gradients.main(["--quick", "--out", str(tmp_path / "v")])
+    out = capsys.readouterr().out
+    ratios = [norms[0] / norms[-1] for norms in result["radius"].values()]
+    assert ratios == sorted(ratios) and ratios[0] < 1e-3 < 10 < ratios[-1]
+    assert "--quick is a smoke test" in out
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    """Piped output (pytest captures stdout: not a terminal) gets the bare iterable, no tqdm."""
+    import _common as C
+    items = range(3)
+    assert C.progress(items) is items
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    pytest.importorskip("tqdm")
+    assert C.progress(items) is not items

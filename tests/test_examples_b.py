@@ -29,6 +29,8 @@ EXAMPLES_B = {
     "custom_op": ("training loss", ["custom_op_loss.png"]),
 }
 
+SMOKE_TESTS = {"char_lm", "seq2seq", "custom_op"}
+
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES_B))
 def test_quick_mode(name, device, tmp_path, capsys):
@@ -36,10 +38,14 @@ def test_quick_mode(name, device, tmp_path, capsys):
     if name == "sequence_classification":
         pytest.importorskip("sklearn")      # its data set ships with scikit-learn
     module = importlib.import_module(name)
-    module.main(["--quick", "--out", str(tmp_path), "--device", device])
+    result = module.main(["--quick", "--out", str(tmp_path), "--device", device])
     printed = capsys.readouterr().out
     assert title in printed, f"{name} did not print its table:\n{printed}"
     assert re.search(r"^-+(  -+)+$", printed, re.MULTILINE), f"{name}: no table rule line in:\n{printed}"
+    if name == "sequence_classification":      # its quick run shows the lesson: every model learns
+        assert all(curve[-1] > 0.6 for curve in result["curves"].values()), result["rows"]
+    if name in SMOKE_TESTS:       # quick runs too short to show the lesson must say so
+        assert "--quick is a smoke test" in printed, f"{name} --quick does not say it is a smoke test"
     if HAVE_MATPLOTLIB:
         for plot in plots:
             path = tmp_path / plot
@@ -55,3 +61,15 @@ def test_adding_an_op_doc_shows_the_examples_code():
     assert len(blocks) >= 4
     for block in blocks:
         assert block in source, f"docs/adding_an_op.md shows code that is not in examples/custom_op.py:\n{block}"
+
+
+def test_custom_op_plot_ends_at_the_table_number(tmp_path, monkeypatch):
+    """The plotted running mean and the table's "loss (last 10%)" use the same window."""
+    import _common
+    import custom_op
+    # the property test ran in test_quick_mode; Hypothesis refuses to decorate it twice
+    monkeypatch.setattr(custom_op, "run_property_test", lambda max_examples: None)
+    result = custom_op.main(["--quick", "--out", str(tmp_path)])
+    for name, hidden, steps, first, last, seconds in result["rows"]:
+        curve = result["curves"][name]
+        assert abs(_common.smooth(curve, max(1, steps // 10))[-1] - last) < 1e-12

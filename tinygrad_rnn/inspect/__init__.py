@@ -21,6 +21,10 @@ One job per file:
   T out-edges is the "shared weight" of BPTT: backward sums the T gradients flowing into it.
 - ``demo.py``: ``shared_weight_demo``, that sum checked step by step
   (``python -m tinygrad_rnn.inspect.demo`` prints it).
+- ``svg.py``: ``save_graph_svg``, the same graph drawn micrograd-style with every node's value
+  and gradient (Graphviz ``dot`` when installed, a small pure-Python layout otherwise).
+- ``paths.py``: ``lstm_path_norms``, an LSTM's step Jacobian split into its two gradient paths
+  (along c, scaled by f; along h, through W_hh).
 
 Plots of these results are in ``tinygrad_rnn.viz`` (matplotlib, imported on use).
 """

@@ -76,7 +76,7 @@ def _print_demo(r):
         print(f"  step {t + 1}: ||G_t|| = {n:.6f}   G_t[0] = {np.array2string(g[0], precision=5)}")
     print(f"sum_t G_t[0]      = {np.array2string(r['sum'][0], precision=8)}")
     print(f"W_hh.grad[0]      = {np.array2string(r['autograd'][0], precision=8)}")
-    print(f"max |difference|  = {r['max_abs_error']:.2e}  (sum vs autograd, hooks vs delta_t h_(t-1)^T)")
+    print(f"max |difference|  = {r['max_abs_error']:.2e}  (sum vs autograd, hooks vs delta_t^T h_(t-1))")
 
 
 def main():
