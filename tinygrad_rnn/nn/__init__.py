@@ -4,4 +4,5 @@ from .modules import (GRU, LSTM, RNN, DenseStack, Dropout, Embedding, GRUCell, H
                       LSTMCell, Module, ModuleList, Parameter, Residual, ResidualStack, RNNCell, Sequential,
                       VariationalDropout)
 from .modules import skip
+from .modules import LayerNorm
 from .utils.rnn import pad_sequence, sequence_lengths, unpad_sequence

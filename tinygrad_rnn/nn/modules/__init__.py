@@ -6,3 +6,4 @@ from .module import Module, Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .skip import DenseStack, Highway, HighwayStack, Residual, ResidualStack, VariationalDropout
 from .sparse import Embedding
+from .normalization import LayerNorm
