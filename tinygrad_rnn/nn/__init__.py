@@ -5,4 +5,5 @@ from .modules import (GRU, LSTM, RNN, DenseStack, Dropout, Embedding, GRUCell, H
                       VariationalDropout)
 from .modules import skip
 from .modules import LayerNorm
+from .modules import AdditiveAttention, LuongAttention, MultiheadAttention, ResidualSelfAttention
 from .utils.rnn import pad_sequence, sequence_lengths, unpad_sequence

@@ -7,3 +7,4 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .skip import DenseStack, Highway, HighwayStack, Residual, ResidualStack, VariationalDropout
 from .sparse import Embedding
 from .normalization import LayerNorm
+from .attention import AdditiveAttention, LuongAttention, MultiheadAttention, ResidualSelfAttention
