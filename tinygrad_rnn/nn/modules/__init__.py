@@ -8,3 +8,5 @@ from .skip import DenseStack, Highway, HighwayStack, Residual, ResidualStack, Va
 from .sparse import Embedding
 from .normalization import LayerNorm
 from .attention import AdditiveAttention, LuongAttention, MultiheadAttention, ResidualSelfAttention
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerEncoderLayer)
