@@ -1,6 +1,6 @@
 """Tagging that needs the future: a unidirectional tagger is stuck at chance, a bidirectional one solves it.
 
-    python examples/bidirectional_tagging.py            # 4 taggers, under a minute on a 2-core CPU
+    python examples/bidirectional_tagging.py            # 8 taggers, 2-4 minutes on a 2-core CPU
     python examples/bidirectional_tagging.py --quick    # a few seconds
 
 The task: a sequence of T random tokens x_1..x_T, drawn uniformly from V symbols; the tag at
@@ -15,6 +15,12 @@ whatever it learns, its expected accuracy is exactly the chance level
 which the script computes and draws as a line. A bidirectional tagger also sees x_T..x_t
 through its backward direction, whose state at step t has just read x_{t+k}..x_{t+1}: it only
 has to remember the last k tokens it read, and reaches 100%.
+
+Second part: a bidirectional LSTM with a residual self-attention block on top
+(``nn.ResidualSelfAttention``), against the bare biLSTM, at k = 3 and at k = 10. At k = 10 the
+backward LSTM must hold the last 10 tokens in its state, and within the 300 steps it gets only
+halfway (52.6% with seed 0); self-attention lets step t read position t + k directly from the
+biLSTM's outputs, and reaches 100% by step 120. At k = 3 there is nothing to gain (100% vs 99.7%).
 """
 import numpy as np
 
