@@ -170,3 +170,13 @@ def test_square_subsequent_mask_and_errors():
     model.eval()
     out = model(tg.randn(5, 2, 8), tg.randn(4, 2, 8), tgt_mask=nn.Transformer.generate_square_subsequent_mask(4))
     assert out.shape == (4, 2, 8)
+
+
+def test_encoder_layer_and_residual_self_attention_gradcheck(device):
+    tg.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=3, dropout=0.0, batch_first=True).double().to(device)
+    block = nn.ResidualSelfAttention(4, num_heads=2).double().to(device)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((2, 3, 4)), requires_grad=True, device=device)
+    pad = np.array([[False, False, False], [False, False, True]])
+    gradcheck(lambda x, *ps: layer(x, src_key_padding_mask=pad), x, *layer.parameters(), atol=1e-6, rtol=1e-4)
+    gradcheck(lambda x, *ps: block(x, key_padding_mask=pad)[0], x, *block.parameters(), atol=1e-6, rtol=1e-4)
