@@ -19,6 +19,11 @@ Three models, the same step budget, batches and optimiser:
                against h_t (Luong's "general" score, or --attention additive / dot / concat),
                mixes them into a context c_t and predicts from h~_t = tanh(W_c [c_t; h_t])
 
+Budget: 1500 Adam steps of 64 fresh strings per model (learning rate 3e-3, gradients clipped
+to norm 1), 64 LSTM units. With seed 0: exact match on the trained lengths plain 90.5%,
+reversed 68.8%, attention 99.8%; per-digit accuracy on 13-18 digits 63.5%, 51.7%, 93.9%
+(5.4 minutes on a loaded 2-core machine; docs/attention.md discusses the numbers).
+
 All train with teacher forcing (the decoder reads the true previous digit) and decode
 greedily. The figures: per-digit accuracy against length (the bottleneck made visible: the
 plain models fall off as strings grow, the attentive one holds), attention weights (the

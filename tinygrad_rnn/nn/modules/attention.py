@@ -143,8 +143,9 @@ class MultiheadAttention(Module):
         A_h = softmax(Q_h K_h^T / sqrt(d) + mask),   out = concat_h(A_h V_h) W_o^T + b_o
 
     ``key_padding_mask`` (N, S), ``attn_mask`` (L, S) or (N*num_heads, L, S): bool (True = not
-    allowed) or float (added). Returns (out, weights (N, L, S), averaged over heads unless
-    ``average_attn_weights=False``: (N, num_heads, L, S); None if ``need_weights=False``)."""
+    allowed) or float (added); a query whose keys are all masked gets NaN, as in torch.
+    Returns (out, weights (N, L, S), averaged over heads unless ``average_attn_weights=False``:
+    (N, num_heads, L, S); None if ``need_weights=False``)."""
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
                  kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
