@@ -121,6 +121,12 @@ def test_rnn_attention_shapes_and_errors():
     assert context.shape == (2, 5, 6) and weights.shape == (2, 5, 7)
     with pytest.raises(ValueError, match="key_padding_mask must have shape"):
         att(tg.randn(2, 4), tg.randn(2, 7, 6), key_padding_mask=np.zeros((2, 6), bool))
+    with pytest.raises(ValueError, match="share the batch size"):
+        att(tg.randn(3, 4), tg.randn(2, 7, 6))
+    with pytest.raises(ValueError, match="share the batch size"):
+        att(tg.randn(2, 4), tg.randn(2, 7, 6), tg.randn(2, 6, 3))
+    with pytest.raises(ValueError, match="expected query"):
+        att(tg.randn(4), tg.randn(2, 7, 6))
     with pytest.raises(ValueError, match="method"):
         nn.LuongAttention(3, 3, method="cosine")
     with pytest.raises(ValueError, match="query_size == key_size"):

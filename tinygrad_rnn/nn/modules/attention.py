@@ -68,6 +68,9 @@ class _RNNAttention(Module):
         if query.ndim not in (2, 3) or keys.ndim != 3 or values.ndim != 3:
             raise ValueError(f"{type(self).__name__}: expected query (B, Dq) or (B, T, Dq) and keys/values "
                              f"(B, S, D), got {tuple(query.shape)}, {tuple(keys.shape)}, {tuple(values.shape)}")
+        if not query.shape[0] == keys.shape[0] == values.shape[0] or keys.shape[1] != values.shape[1]:
+            raise ValueError(f"{type(self).__name__}: query {tuple(query.shape)}, keys {tuple(keys.shape)} and "
+                             f"values {tuple(values.shape)} must share the batch size B, keys and values the length S")
         if one_step:
             query = query.unsqueeze(1)
         mask = None
