@@ -1,5 +1,6 @@
 """Attention modules: gradients against finite differences (float64), padding masks (weights of
-padded keys exactly 0, padded keys and values change nothing), and nn.MultiheadAttention against
+padded keys exactly 0, padded keys and values change nothing), the fused scaled dot-product
+attention op equal to its composite version, and nn.MultiheadAttention against
 torch.nn.MultiheadAttention with the same weights over generated configurations and masks
 (outputs, weights and every gradient to 1e-10; skipped without torch)."""
 import hypothesis
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
 from tinygrad_rnn.nn.modules.attention import key_padding_mask, masked_softmax
+from tinygrad_rnn.ops.attention import ScaledDotProductAttention
 from tinygrad_rnn.testing import gradcheck
 
 try:
@@ -256,3 +258,49 @@ def test_residual_self_attention_on_a_bilstm():
     assert np.all(weights.numpy()[1, :, 3:] == 0)
     y.sum().backward()
     assert all(p.grad is not None for p in block.parameters())
+
+
+# ----------------------------------------------------------------------------- the fused op
+
+@st.composite
+def sdpa_case(draw):
+    lead = tuple(draw(st.lists(st.integers(1, 2), min_size=0, max_size=2)))
+    L, S, d, dv = (draw(st.integers(1, 4)) for _ in range(4))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    banned = rng.random(lead + (L, S)) < 0.4
+    banned[..., 0] = False
+    mask = draw(st.sampled_from([None, "bool", "float"]))
+    mask = None if mask is None else np.where(banned, -np.inf, 0.0 if mask == "bool" else rng.standard_normal(banned.shape))
+    arrays = [rng.standard_normal(lead + s) for s in ((L, d), (S, d), (S, dv))]
+    return arrays, mask, draw(st.sampled_from([1.0, 0.5])), draw(st.booleans()), rng.standard_normal(lead + (L, S))
+
+
+@given(sdpa_case())
+def test_fused_attention_gradcheck(device, case):
+    arrays, mask, scale, use_weights, weight_grad = case
+    mask = None if mask is None else tg.Tensor(mask, device=device).data
+    gradcheck(lambda q, k, v: ScaledDotProductAttention.apply(q, k, v, mask=mask, scale=scale)[:1 + use_weights],
+              *leaves(arrays, device), atol=1e-6, rtol=1e-4)
+
+
+@given(sdpa_case())
+def test_fused_attention_equals_composite(device, case):
+    """Values and gradients (through the context and the weights) equal the composite
+    matmul -> mask -> softmax -> matmul, also with dropout (same random draws)."""
+    arrays, mask, scale, use_weights, weight_grad = case
+    dropout = 0.3 if use_weights else 0.0
+    fused_in, comp_in = leaves(arrays, device), leaves(arrays, device)
+    tg.manual_seed(5)
+    context, weights = ScaledDotProductAttention.apply(*fused_in, mask=None if mask is None else
+                                                      tg.Tensor(mask, device=device).data, scale=scale, dropout=dropout)
+    tg.manual_seed(5)
+    q, k, v = comp_in
+    w = tg.nn.functional.dropout(masked_softmax((q @ k.transpose(-1, -2)) * scale, mask), dropout)
+    c = w @ v
+    np.testing.assert_allclose(context.numpy(), c.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(weights.numpy(), w.numpy(), rtol=1e-12, atol=1e-12)
+    upstream = np.random.default_rng(0).standard_normal(c.shape)
+    for out, ws in ((context, weights), (c, w)):
+        ((out * tg.Tensor(upstream, device=device)).sum() + (ws * tg.Tensor(weight_grad, device=device)).sum()).backward()
+    for a, b in zip(fused_in, comp_in):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)

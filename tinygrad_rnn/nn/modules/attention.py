@@ -7,7 +7,8 @@
 The score functions are the three of the encoder-decoder literature: additive (Bahdanau,
 ``v^T tanh(W_q q + W_k k)``), multiplicative (Luong: ``q^T k`` "dot", ``q^T W k`` "general",
 ``v^T tanh(W [q; k])`` "concat") and the scaled dot product of ``MultiheadAttention``
-(``q^T k / sqrt(d)`` per head, as in ``torch.nn.MultiheadAttention``).
+(``q^T k / sqrt(d)`` per head, as in ``torch.nn.MultiheadAttention``; that one is a single op
+with a hand-written backward, ``ops/attention.py``).
 
 Masks are applied to the scores, before the softmax: a masked score becomes -inf, so its
 weight is exp(-inf) = 0 exactly and the other weights still sum to 1. (Zeroing weights after
@@ -18,6 +19,7 @@ allowed (padding, the future); a float mask is added to the scores.
 import numpy as np
 
 from ... import backend
+from ...ops.attention import ScaledDotProductAttention
 from ...tensor import Tensor, cat
 from .. import functional as F
 from .. import init
@@ -221,10 +223,9 @@ class MultiheadAttention(Module):
         if self.add_zero_attn:
             zeros = Tensor(backend.xp_for(k.device).zeros((N, H, 1, d), dtype=k.dtype))
             k, v = cat([k, zeros], axis=2), cat([v, zeros], axis=2)
-        scores = (q * float(np.sqrt(1.0 / d))) @ k.transpose(2, 3)       # (N, H, L, S')
-        weights = F.dropout(scores.softmax(-1) if mask is None else (scores + mask).softmax(-1),
-                            self.dropout, self.training)
-        out = (weights @ v).permute(2, 0, 1, 3).reshape(L, N, E)
+        out, weights = ScaledDotProductAttention.apply(q, k, v, mask=mask, scale=float(np.sqrt(1.0 / d)),
+                                                       dropout=self.dropout if self.training else 0.0)
+        out = out.permute(2, 0, 1, 3).reshape(L, N, E)                  # (N, H, L, d) -> (L, N, E)
         out = self.out_proj(out)
         out = out.transpose(0, 1) if batched and self.batch_first else out if batched else out.squeeze(1)
         if not need_weights:
