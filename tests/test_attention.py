@@ -240,6 +240,8 @@ def test_multihead_attention_state_dict_and_errors():
         mha(x, x, tg.randn(4, 6))
     with pytest.raises(ValueError, match="query has 5 features"):
         mha(tg.randn(4, 2, 5), x, x)
+    with pytest.raises(ValueError, match="different batch sizes"):
+        mha(x, tg.randn(4, 3, 6), tg.randn(4, 3, 6))
     with pytest.raises(ValueError, match="attn_mask must have shape"):
         mha(x, x, x, attn_mask=np.zeros((3, 4), bool))
     with pytest.raises(RuntimeError, match="is_causal"):

@@ -244,6 +244,10 @@ class MultiheadAttention(Module):
         if key.shape[:-1] != value.shape[:-1]:
             raise ValueError(f"MultiheadAttention: key {tuple(key.shape)} and value {tuple(value.shape)} "
                              f"must have the same sequence length and batch size")
+        batch_axis = 0 if self.batch_first else 1
+        if query.ndim == 3 and query.shape[batch_axis] != key.shape[batch_axis]:
+            raise ValueError(f"MultiheadAttention: query {tuple(query.shape)} and key {tuple(key.shape)} have "
+                             f"different batch sizes (axis {batch_axis}, batch_first={self.batch_first})")
         return query.ndim == 3
 
     def _mask(self, attn_mask, key_padding_mask, like, L, N, S):
