@@ -20,7 +20,7 @@ Second part: a bidirectional LSTM with a residual self-attention block on top
 (``nn.ResidualSelfAttention``), against the bare biLSTM, at k = 3 and at k = 10. At k = 10 the
 backward LSTM must hold the last 10 tokens in its state, and within the 300 steps it gets only
 halfway (52.6% with seed 0); self-attention lets step t read position t + k directly from the
-biLSTM's outputs, and reaches 100% by step 120. At k = 3 there is nothing to gain (100% vs 99.7%).
+biLSTM's outputs, and reaches 100% by about step 120. At k = 3 there is nothing to gain (100% vs 99.7%).
 """
 import numpy as np
 
