@@ -50,7 +50,8 @@ HEADLINES = {
     "char_lm": ("perplexity", ("cell",), ("val perplexity", "val bpc")),
     "sequence_classification": ("", ("model",), ("test accuracy",)),
     "seq2seq": ("", ("encoder input",), ("exact match",)),
-    "bidirectional_tagging": ("", ("tagger",), ("test accuracy",)),
+    "bidirectional_tagging": ("per-step", ("tagger",), ("test accuracy",)),
+    "seq2seq_attention": ("Reversal", ("model",), ("exact (trained lengths)", "digits (longer)")),
     "deep_residual": ("Training", ("stack",), ("bottom/top grad ratio", "loss (last")),
     "custom_op": ("", ("cell",), ("loss (last 10%)",)),
 }

@@ -4,4 +4,8 @@ from .modules import (GRU, LSTM, RNN, DenseStack, Dropout, Embedding, GRUCell, H
                       LSTMCell, Module, ModuleList, Parameter, Residual, ResidualStack, RNNCell, Sequential,
                       VariationalDropout)
 from .modules import skip
+from .modules import LayerNorm
+from .modules import AdditiveAttention, LuongAttention, MultiheadAttention, ResidualSelfAttention
+from .modules import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                      TransformerEncoderLayer)
 from .utils.rnn import pad_sequence, sequence_lengths, unpad_sequence

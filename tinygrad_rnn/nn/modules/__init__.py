@@ -7,3 +7,7 @@ from .rnn import GRU, LSTM, RNN
 from .rnn_cells import GRUCell, LSTMCell, RNNCell
 from .skip import DenseStack, Highway, HighwayStack, Residual, ResidualStack, VariationalDropout
 from .sparse import Embedding
+from .normalization import LayerNorm
+from .attention import AdditiveAttention, LuongAttention, MultiheadAttention, ResidualSelfAttention
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerEncoderLayer)
