@@ -179,7 +179,8 @@ def _next_char_distribution(logits, temperature, top_k):
     z = np.asarray(logits, dtype=np.float64)
     if not np.isfinite(z).all():
         raise ValueError("the model gives NaN or infinite logits: its weights are not finite (diverged or damaged)")
-    z = z / temperature
+    with np.errstate(over="ignore"):
+        z = z / temperature
     if not np.isfinite(z).all():
         raise ValueError(f"temperature {temperature:g} is too small: logits / temperature overflow; use a larger "
                          f"temperature, or top_k=1 for greedy decoding")
