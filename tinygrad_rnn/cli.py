@@ -65,11 +65,7 @@ def _device(text):
     return text
 
 
-def build_parser():
-    parser = _Parser(prog="tinygrad-rnn", description="Character-level RNN language models on tinygrad_rnn: "
-                     "train one, sample text from it, evaluate it.")
-    sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval}", parser_class=_Parser)
-
+def _add_train(sub):
     t = sub.add_parser("train", help="train a character language model",
                        description="Train a character-level language model (truncated BPTT, one optimizer step "
                                    "per chunk of batch-size x seq-len characters). Checkpoints go to --out at each "
@@ -111,6 +107,13 @@ def build_parser():
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
+
+def build_parser():
+    parser = _Parser(prog="tinygrad-rnn", description="Character-level RNN language models on tinygrad_rnn: "
+                     "train one, sample text from it, evaluate it.")
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval}", parser_class=_Parser)
+    _add_train(sub)
+    pos, pos0 = _int_at_least(1), _int_at_least(0)
     s = sub.add_parser("sample", help="generate text from a trained model",
                        description="Generate text from the checkpoint in DIR and print it.")
     s.add_argument("dir", metavar="DIR", help="checkpoint directory (the --out of train)")
