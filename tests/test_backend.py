@@ -96,6 +96,11 @@ def test_cuda_generator_state_round_trips_for_exact_resume(fake_cupy):
     np.testing.assert_array_equal(backend.random_uniform((5,), "cuda", np.float64), again)
 
 
+def test_unseeded_cuda_generator(fake_cupy):
+    backend.manual_seed(None)
+    assert backend.get_rng_state()["cuda"]["seed"] >= 0
+
+
 def test_cuda_generator_state_of_another_gpu_model_is_refused(fake_cupy):
     backend.manual_seed(0)
     state = backend.get_rng_state()

@@ -336,3 +336,29 @@ def test_an_unexpected_error_is_one_line(trained, capsys, monkeypatch):
     monkeypatch.setattr(inference, "sample", broken)
     code, _, err = run(["sample", trained], capsys)
     assert_one_line_error(code, err, "internal error", "something nobody expected", exit_code=1)
+
+
+# ---- migration ----------------------------------------------------------------------------------
+def test_a_version_1_checkpoint_is_read_and_resumed(trained, corpus, capsys):
+    """The two-file layout with a CRC-32 corpus identity, as the first release wrote it."""
+    import json
+    import zlib
+    arrays, meta = load_checkpoint(trained)
+    meta.pop("version")
+    meta.pop("corpus")
+    meta["rng"].pop("cuda")
+    meta["data"] = {"next_chunk": meta["step"], "corpus_chars": len(TEXT),
+                    "corpus_crc32": zlib.crc32(TEXT.encode("utf-8"))}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    blob = buffer.getvalue()
+    (trained / "checkpoint.npz").unlink()
+    (trained / "arrays.npz").write_bytes(blob)
+    (trained / "meta.json").write_text(json.dumps({"format": "tinygrad_rnn.checkpoint/1", "arrays": sorted(arrays),
+                                                   "npz_crc32": zlib.crc32(blob), "meta": meta}))
+    code, report, err = run(["eval", trained], capsys)
+    assert code == 0 and "step 3" in report, err
+    code, _, err = run(["train", "--resume", trained, "--steps", "5"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in trained.iterdir()) == ["checkpoint.npz", "loss.png"]
+    assert load_checkpoint(trained)[1]["version"] == 2

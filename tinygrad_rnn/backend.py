@@ -141,7 +141,7 @@ def manual_seed(seed):
     _rng = np.random.default_rng(seed)
     _cuda_rng = _cuda_seed = None
     if cuda_available():
-        _new_cuda_rng(seed)
+        _new_cuda_rng(seed if seed is not None else _rng.integers(2**63))
 
 
 def rng():
