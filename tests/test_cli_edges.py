@@ -128,6 +128,10 @@ def test_a_corpus_path_to_dev_zero_in_the_config_is_refused(trained, capsys):
 
 
 def test_hostile_checkpoint_files_and_oversized_corpus(trained, corpus, tmp_path, capsys, monkeypatch):
+    code, _, err = run(["train", "--corpus", tmp_path, "--out", tmp_path / "dir", *TINY], capsys)
+    assert_one_line_error(code, err, "is a directory")
+    code, _, err = run(["eval", trained, "--text", tmp_path], capsys)
+    assert_one_line_error(code, err, "is a directory")
     (trained / "checkpoint.npz").unlink()
     os.mkfifo(trained / "checkpoint.npz")
     code, _, err = run(["sample", trained], capsys)              # must not hang on the FIFO

@@ -136,14 +136,15 @@ def read_regular_file(path, limit, what="file") -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise ValueError(f"cannot read {what} {str(path)!r} ({exc.strerror or type(exc).__name__})") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) \
-                else "a device or special file"
-            raise ValueError(f"{what} {str(path)!r} is {kind}, not a regular file")
-        if info.st_size > limit:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        os.close(fd)
+        if info.st_size > limit and stat.S_ISREG(info.st_mode):
             raise ValueError(f"{what} {str(path)!r} is too large ({info.st_size} bytes, limit {limit})")
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) \
+            else "a device or special file"
+        raise ValueError(f"{what} {str(path)!r} is {kind}, not a regular file")
+    with os.fdopen(fd, "rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:
         raise ValueError(f"{what} {str(path)!r} is too large (over {limit} bytes)")
