@@ -219,7 +219,7 @@ def run_command(args):
     except MemoryError:
         return _error("out of memory (try a smaller --hidden, --layers, --batch-size or --seq-len)", 1)
     except OSError as exc:
-        where = f" {exc.filename!r}" if exc.filename else ""
+        where = f" {exc.filename!r}" if isinstance(exc.filename, str) else ""
         return _error(f"system error{where}: {exc.strerror or exc}", 1)
     except Exception as exc:       # a bug: one line, the traceback only on request
         if os.environ.get("TINYGRAD_RNN_DEBUG"):
