@@ -7,8 +7,8 @@
 
 The model and loop are those of ``tinygrad-rnn train`` with its defaults (``TrainConfig()``:
 2-layer LSTM, hidden 256, embedding 64, batch 32, seq-len 64, Adam lr 2e-3, clip 5, float32,
-seed 0), built with train.py's own helpers (``_prepare_data``, ``_build_model``,
-``_build_optimizer``) and stepped as its loop steps: ``zero_grad``, ``tbptt_step`` (k1 = k2 =
+seed 0), built with the trainer's own helpers (``prepare_data``, ``build_model``,
+``build_optimizer``) and stepped as its loop steps: ``zero_grad``, ``tbptt_step`` (k1 = k2 =
 seq-len), ``clip_grad_norm_``, ``optimizer.step()``, state carried and detached, reset to zero at
 each new pass over the text. Evaluation/checkpoints of the ``train`` command are NOT in the
 timed loop (see its own timing for that).
@@ -117,14 +117,15 @@ class Ours:
         from tinygrad_rnn.nn import functional as F
         from tinygrad_rnn.tbptt import tbptt_step
         from tinygrad_rnn.tensor import Tensor
-        from tinygrad_rnn.train import _build_model, _build_optimizer, _clip_grad_norm, _model_config
+        from tinygrad_rnn.nn.utils import clip_grad_norm_
+        from tinygrad_rnn.train import build_model, build_optimizer
         backend.manual_seed(config.seed)
-        self.model = _build_model(_model_config(config, len(vocab)), config.device, config.dtype)
-        self.optimizer, self.scheduler = _build_optimizer(config, self.model)
+        self.model = build_model(config, len(vocab))
+        self.optimizer, self.scheduler = build_optimizer(config, self.model)
         self.model.train()
         self.config, self.chunks, self.state, self.steps = config, batches.cycle(0), None, 0
         V, device = len(vocab), config.device
-        self._Tensor, self._tbptt, self._clip = Tensor, tbptt_step, _clip_grad_norm
+        self._Tensor, self._tbptt, self._clip = Tensor, tbptt_step, clip_grad_norm_
 
         def loss_fn(logits, targets):
             return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
@@ -227,8 +228,8 @@ class Evaluator:
     """One CharLM that any contender's weights are loaded into, then ``lm.evaluate``."""
 
     def __init__(self, config, vocab, val_ids):
-        from tinygrad_rnn.train import _build_model, _model_config
-        self.model = _build_model(_model_config(config, len(vocab)), config.device, config.dtype)
+        from tinygrad_rnn.train import build_model
+        self.model = build_model(config, len(vocab))
         self.val_ids, self.config = val_ids, config
 
     def __call__(self, weights):
@@ -268,14 +269,15 @@ def main(argv=None):
         except ImportError:
             print("threadpoolctl is not installed: NumPy's BLAS threads are not limited", file=sys.stderr)
     from tinygrad_rnn import backend
-    from tinygrad_rnn.train import TrainConfig, UsageError, _prepare_data, load_corpus, make_config
+    from tinygrad_rnn.train import TrainConfig, UsageError, load_corpus, make_config, prepare_data
 
     try:
         config = make_config({"device": args.device})
     except UsageError as exc:
         raise SystemExit(f"error: {exc}") from None
     text = load_corpus(config.corpus)
-    vocab, train_ids, val_ids, batches = _prepare_data(config, text)
+    corpus = prepare_data(config, text)
+    vocab, train_ids, val_ids, batches = corpus.vocab, corpus.train_ids, corpus.val_ids, corpus.batches
     val_slice = val_ids[:args.val_chars] if args.val_chars else val_ids
     chars_per_step = config.batch_size * config.seq_len
 

@@ -13,6 +13,7 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import train as train_module
 from tinygrad_rnn.checkpoint import load_checkpoint, save_checkpoint
+from tinygrad_rnn.train import trainer as trainer_module
 from tinygrad_rnn.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +56,7 @@ def trained(tmp_path, corpus, capsys):
 # ---- the happy path -------------------------------------------------------------------------
 def test_train_sample_eval_end_to_end(trained, corpus, capsys):
     out, stdout = trained
-    assert {"arrays.npz", "meta.json", "loss.png"} <= {p.name for p in out.iterdir()}
+    assert {p.name for p in out.iterdir()} == {"checkpoint.npz", "loss.png"}
     assert "step 2/3" in stdout and "step 3/3" in stdout and "perplexity" in stdout and "sample" in stdout
     _, meta = load_checkpoint(out)
     assert meta["step"] == 3 and meta["config"]["hidden"] == 8 and meta["model"]["cell"] == "lstm"
@@ -155,7 +156,7 @@ def test_interrupt_inside_a_step_exits_130_and_keeps_a_consistent_checkpoint(tmp
                                                                               monkeypatch):
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert run(["train", "--corpus", corpus, "--out", straight, "--steps", 6, *RESUME], capsys)[0] == 0
-    real, calls = train_module.tbptt_step, []
+    real, calls = trainer_module.tbptt_step, []
 
     def interrupted_on_fifth_forward(*args, **kwargs):
         calls.append(1)
@@ -164,25 +165,25 @@ def test_interrupt_inside_a_step_exits_130_and_keeps_a_consistent_checkpoint(tmp
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "tbptt_step", interrupted_on_fifth_forward)
+    monkeypatch.setattr(trainer_module, "tbptt_step", interrupted_on_fifth_forward)
     code, _, err = run(["train", "--corpus", corpus, "--out", split, "--steps", 6, *RESUME], capsys)
     assert code == 130 and "checkpoint saved" in err and "Traceback" not in err
     assert load_checkpoint(split)[1]["step"] == 4
-    monkeypatch.setattr(train_module, "tbptt_step", real)
+    monkeypatch.setattr(trainer_module, "tbptt_step", real)
     assert run(["train", "--resume", split, "--no-progress"], capsys)[0] == 0
     assert_bit_identical(straight, split)
 
 
 # ---- divergence ---------------------------------------------------------------------------
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, corpus, capsys, monkeypatch):
-    real, calls = train_module.tbptt_step, []
+    real, calls = trainer_module.tbptt_step, []
 
     def nan_on_fourth_step(*args, **kwargs):
         calls.append(1)
         loss, state = real(*args, **kwargs)
         return (float("nan") if len(calls) == 4 else loss), state
 
-    monkeypatch.setattr(train_module, "tbptt_step", nan_on_fourth_step)
+    monkeypatch.setattr(trainer_module, "tbptt_step", nan_on_fourth_step)
     out = tmp_path / "run"
     code, _, err = run(["train", "--corpus", corpus, "--out", out, *TINY, "--steps", "6"], capsys)
     assert code == 1
@@ -191,7 +192,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, corpus, cap
     assert "last good checkpoint (step 2)" in lines[0]
     arrays, meta = load_checkpoint(out)
     assert meta["step"] == 2 and all(np.isfinite(v).all() for k, v in arrays.items() if k.startswith("model."))
-    monkeypatch.setattr(train_module, "tbptt_step", real)
+    monkeypatch.setattr(trainer_module, "tbptt_step", real)
     assert run(["sample", out, "--length", "5"], capsys)[0] == 0
 
 
@@ -249,11 +250,13 @@ def test_missing_and_corrupted_checkpoints(trained, tmp_path, capsys):
     for command in (["sample"], ["eval"], ["train", "--resume"]):
         code, _, err = run([*command, tmp_path / "nowhere"], capsys)
         assert_usage_error(code, err, "nowhere")
-    blob = (out / "arrays.npz").read_bytes()
-    (out / "arrays.npz").write_bytes(blob[: len(blob) // 2])
+    blob = (out / "checkpoint.npz").read_bytes()
+    (out / "checkpoint.npz").write_bytes(blob[: len(blob) // 2])
     code, _, err = run(["sample", out], capsys)
-    assert_usage_error(code, err, "checksum")
-    (out / "meta.json").write_text("{not json")
+    assert_usage_error(code, err, "corrupted")
+    damaged = bytearray(blob)
+    damaged[len(blob) // 2] ^= 0xFF                      # one flipped byte: the zip CRC catches it
+    (out / "checkpoint.npz").write_bytes(bytes(damaged))
     code, _, err = run(["eval", out], capsys)
     assert_usage_error(code, err, "corrupted")
 
@@ -269,7 +272,7 @@ def test_checkpoint_from_another_model(trained, tmp_path, capsys):
     meta["model"]["hidden_size"] = 16
     save_checkpoint(tmp_path / "mismatch", arrays, meta)
     code, _, err = run(["eval", tmp_path / "mismatch"], capsys)
-    assert_usage_error(code, err, "does not fit its model")
+    assert_usage_error(code, err, "model.hidden_size is 16", "config and vocab say 8")
 
 
 def test_resume_refuses_to_change_the_model_and_out_dir_is_protected(trained, corpus, capsys):
@@ -309,4 +312,4 @@ def test_resume_with_a_damaged_training_state_or_a_changed_cosine_length(tmp_pat
     del meta["optimizer"]
     save_checkpoint(out, arrays, meta)
     code, _, err = run(["train", "--resume", out, "--steps", "3"], capsys)
-    assert_usage_error(code, err, "cannot restore the training state")
+    assert_usage_error(code, err, "field 'optimizer' is missing")

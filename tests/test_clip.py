@@ -34,7 +34,7 @@ grad_lists = st.lists(hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_di
                                  elements=st.floats(-100, 100)), min_size=1, max_size=4)
 
 
-@settings(max_examples=60)
+@settings(max_examples=max(3, settings.default.max_examples * 12 // 5))
 @given(arrays=grad_lists, max_norm=st.floats(1e-3, 500), norm_type=st.sampled_from(NORM_TYPES))
 def test_clip_grad_norm_properties(arrays, max_norm, norm_type):
     params = params_with_grads(arrays)
@@ -129,7 +129,7 @@ def test_nonfinite_without_error_behaves_like_torch():
             np.testing.assert_array_equal(p.grad.numpy(), t.grad.numpy())
 
 
-@settings(max_examples=40)
+@settings(max_examples=max(3, settings.default.max_examples * 8 // 5))
 @given(arrays=grad_lists, clip=st.floats(1e-3, 50))
 def test_clip_grad_value_bounds(arrays, clip):
     params = params_with_grads(arrays)

@@ -13,7 +13,8 @@ ops unrolled over time (``"composite"``, autograd derives BPTT). Here, in float6
 * float32 stays float32; on a GPU, CuPy equals NumPy and the CUDA gate kernels equal the
   generic gate math.
 
-Sizes are tiny (T <= 5, H <= 3) so the whole file runs in well under a minute.
+Sizes are mostly tiny (T <= 5, H <= 3), with a few profile-scaled examples up to H = 64 and
+T = 50, so the whole file runs in well under a minute.
 """
 import math
 
@@ -42,14 +43,15 @@ few = settings(max_examples=max(5, settings.default.max_examples // 4))
 # ----------------------------------------------------------------------------- configurations
 
 @st.composite
-def configs(draw, kinds=KINDS, max_layers=3, unbatched=True):
+def configs(draw, kinds=KINDS, max_layers=3, unbatched=True, max_size=3, max_T=5, min_size=1, min_T=1):
     """Everything a layer accepts: cell, sizes, layers, directions, layout, projection, bias,
     initial state, lengths (none, all full, random, or with a length-1 sequence), dropout and
-    residual (multi-layer only), unbatched input."""
+    residual (multi-layer only), unbatched input. Sizes ``min_size..max_size`` (H, I; B up to
+    4) and ``min_T..max_T`` steps: tiny by default, where most bugs show and examples are cheap."""
     kind = draw(st.sampled_from(kinds))
-    H, L = draw(st.integers(1, 3)), draw(st.integers(1, max_layers))
-    cfg = dict(kind=kind, I=draw(st.integers(1, 3)), H=H, L=L, T=draw(st.integers(1, 5)),
-               B=draw(st.integers(1, 3)), bidirectional=draw(st.booleans()),
+    H, L = draw(st.integers(min_size, max_size)), draw(st.integers(1, max_layers))
+    cfg = dict(kind=kind, I=draw(st.integers(min_size, max_size)), H=H, L=L, T=draw(st.integers(min_T, max_T)),
+               B=draw(st.integers(1, min(max_size, 4))), bidirectional=draw(st.booleans()),
                batch_first=draw(st.booleans()), bias=draw(st.booleans()),
                proj=draw(st.integers(0, H - 1)) if kind == "lstm" else 0, h0=draw(st.booleans()),
                unbatched=unbatched and draw(st.integers(0, 3)) == 0,
@@ -160,6 +162,17 @@ def test_three_impls_give_the_same_outputs_states_and_gradients(cfg):
                                               if k.startswith("grad weight_hh"))
     for impl in ("fused", "cell"):
         assert_same(results[impl], want, f"{impl} vs composite, {cfg}")
+
+
+@settings(max_examples=max(2, settings.default.max_examples // 8), deadline=None)
+@given(configs(max_layers=2, min_size=8, max_size=64, min_T=10, max_T=50))
+def test_three_impls_agree_at_realistic_sizes(cfg):
+    """The same property with sizes a real model has (H, I in 8..64, T in 10..50): fewer
+    examples, as many more as the profile asks for."""
+    arrays, upstream = data(cfg)
+    results = {impl: run(m, cfg, arrays, upstream) for impl, m in modules(cfg).items()}
+    for impl in ("fused", "cell"):
+        assert_same(results[impl], results["composite"], f"{impl} vs composite, {cfg}", rtol=1e-9, atol=1e-9)
 
 
 SEGMENTS = {"1": lambda T: 1, "2": lambda T: 2, "3": lambda T: 3, "T-1": lambda T: max(1, T - 1),
@@ -481,15 +494,14 @@ DEVICE_CASES = [dict(kind="lstm", proj=2), dict(kind="lstm", proj=0), dict(kind=
                 dict(kind="rnn_tanh", proj=0), dict(kind="rnn_relu", proj=0)]
 
 
+@pytest.mark.parametrize("device", [pytest.param("cuda", marks=needs_cuda)])   # CPU vs CPU proves nothing
 @pytest.mark.parametrize("case", DEVICE_CASES, ids=lambda c: f"{c['kind']}-P{c['proj']}")
 @pytest.mark.parametrize("gate_kernels", ["generic", "registered"])
 @pytest.mark.parametrize("checkpoint", [0, 2])
 def test_fused_layers_on_device_equal_cpu(device, case, gate_kernels, checkpoint, monkeypatch):
-    """The fused path on ``device`` equals it on the CPU in float64, with the generic xp gate
+    """The fused path on the GPU equals it on the CPU in float64, with the generic xp gate
     math and with the CUDA gate kernels registered in rnn_kernels.GATE_KERNELS."""
     if gate_kernels == "registered":
-        if device != "cuda":
-            pytest.skip("the registered gate kernels are CUDA kernels")
         monkeypatch.setattr(rnn_kernels, "GATE_KERNELS", dict(cuda_kernels.build(backend.cupy())))
     else:   # a placeholder CUDA entry stops gate_kernel() from compiling the fused kernels on first use
         monkeypatch.setattr(rnn_kernels, "GATE_KERNELS", {("placeholder", "cuda"): None})
@@ -568,10 +580,36 @@ def test_cuda_gate_kernels_equal_the_generic_gate_math(dtype):
     compare_gate_kernels(cupy, kernels, dtype)
 
 
-def test_gate_kernel_comparison_helper_on_numpy():
-    """The comparison above, run on NumPy with the generic functions themselves (so the helper
-    itself is exercised on machines without a GPU)."""
-    kernels = {(name, "cpu"): fn for name, fn in rnn_kernels._GENERIC_GATES.items()
+def _off_by_a_little(fn, written_index):
+    """``fn`` with one of the arrays it writes nudged afterwards: a kernel with a small bug."""
+    def kernel(xp, *args):
+        fn(xp, *args)
+        args[written_index][..., -1] += 1e-3
+    return kernel
+
+
+def _writes_an_input(fn, input_index):
+    def kernel(xp, *args):
+        fn(xp, *args)
+        args[input_index][...] = 0
+    return kernel
+
+
+def test_gate_kernel_comparison_helper_catches_wrong_kernels():
+    """The helper, on NumPy: the generic functions pass against themselves, and a kernel that
+    is slightly off in any array it writes, or that writes one of its inputs, is caught (so the
+    CUDA comparison above can fail)."""
+    generic = {(name, "cpu"): fn for name, fn in rnn_kernels._GENERIC_GATES.items()
                if name.startswith(("lstm", "gru"))}
-    compare_gate_kernels(np, kernels, np.float64)
-    compare_gate_kernels(np, kernels, np.float32)
+    compare_gate_kernels(np, generic, np.float64)
+    compare_gate_kernels(np, generic, np.float32)
+    for (name, device), fn in generic.items():
+        args, written = _gate_arguments(np, name, 2, 3, np.float64, np.random.default_rng(0))
+        names = list(args)
+        for k in written:
+            with pytest.raises(AssertionError, match=f"{name} {k}"):
+                compare_gate_kernels(np, {(name, device): _off_by_a_little(fn, names.index(k))}, np.float64)
+        read_only = [k for k in names if k not in written]
+        with pytest.raises(AssertionError, match=f"{name} wrote {read_only[0]}"):
+            compare_gate_kernels(np, {(name, device): _writes_an_input(fn, names.index(read_only[0]))},
+                                 np.float64)

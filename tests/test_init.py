@@ -23,7 +23,7 @@ def assert_orthonormal(q, atol=1e-5):
 
 
 # ---- orthogonal ---------------------------------------------------------------------------
-@settings(max_examples=20)
+@settings(max_examples=max(3, settings.default.max_examples * 4 // 5))
 @given(rows=st.integers(1, 12), cols=st.integers(1, 12), gain=st.floats(0.1, 3.0))
 def test_orthogonal_is_orthonormal_for_any_shape(rows, cols, gain):
     p = init.orthogonal_(param(rows, cols, dtype=np.float64), gain=gain)
@@ -151,7 +151,7 @@ def test_reproducible_under_manual_seed(fn, device):
 
 
 # ---- recurrent helpers ------------------------------------------------------------------
-@settings(max_examples=15)
+@settings(max_examples=max(3, settings.default.max_examples * 3 // 5))
 @given(gates=st.integers(1, 4), hidden=st.integers(1, 6), cols=st.integers(1, 6))
 def test_per_gate_orthogonal_blocks(gates, hidden, cols):
     p = init.per_gate_(param(gates * hidden, cols, dtype=np.float64), gates, init.orthogonal_)

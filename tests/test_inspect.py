@@ -353,7 +353,7 @@ def test_dot_limits_and_errors():
 
 # ----------------------------------------------------------------------------- shared weight
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=max(3, settings.default.max_examples * 3 // 5), deadline=None)
 @given(T=st.integers(1, 8), hidden=st.integers(1, 4), inputs=st.integers(1, 3), seed=st.integers(0, 10**6))
 def test_shared_weight_is_sum_of_steps(T, hidden, inputs, seed):
     r = inspect.shared_weight_demo(T=T, input_size=inputs, hidden_size=hidden, seed=seed)

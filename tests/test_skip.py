@@ -71,7 +71,7 @@ def test_projection_appears_only_when_sizes_differ():
     assert Residual(TinyRNN(5, 5)).proj is None
 
 
-@settings(max_examples=8)
+@settings(max_examples=max(3, settings.default.max_examples * 8 // 25))
 @given(dims=dims)
 def test_residual_gradcheck(dims):
     T, B, I, H = dims
@@ -105,7 +105,7 @@ def test_sizes_must_be_known():
 
 
 # ---- Highway -----------------------------------------------------------------------------
-@settings(max_examples=8)
+@settings(max_examples=max(3, settings.default.max_examples * 8 // 25))
 @given(dims=dims)
 def test_highway_gradcheck(dims):
     T, B, size, _ = dims
@@ -129,7 +129,7 @@ def test_highway_equation_and_gate_bias():
 
 
 # ---- stacks ------------------------------------------------------------------------------
-@settings(max_examples=6)
+@settings(max_examples=max(3, settings.default.max_examples * 6 // 25))
 @given(dims=dims)
 def test_residual_stack_gradcheck(dims):
     T, B, I, H = dims
@@ -170,14 +170,14 @@ def test_stack_dropout_is_on_the_layer_path_between_layers():
     np.testing.assert_allclose(train_out.numpy(), expected.numpy(), rtol=1e-6)
 
 
-@settings(max_examples=6)
+@settings(max_examples=max(3, settings.default.max_examples * 6 // 25))
 @given(dims=dims)
 def test_highway_stack_gradcheck(dims):
     T, B, size, _ = dims
     check(HighwayStack([TinyRNN(size, size), TinyRNN(size, size)]), seq(T, B, size))
 
 
-@settings(max_examples=6)
+@settings(max_examples=max(3, settings.default.max_examples * 6 // 25))
 @given(dims=dims, concat=st.booleans())
 def test_dense_stack_gradcheck(dims, concat):
     T, B, I, H = dims

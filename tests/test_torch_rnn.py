@@ -156,3 +156,9 @@ def test_default_initialisation_has_torch_shapes_and_bound(kind):
     for (name, p), (t_name, t) in zip(fresh.named_parameters(), theirs.named_parameters()):
         assert name == t_name and p.shape == tuple(t.shape)
         assert np.abs(p.numpy()).max() <= 1 / 4
+    # and U(-1/4, 1/4) really: the range used, centred, a uniform's spread (as torch's own draw)
+    ours = np.concatenate([p.numpy().ravel() for p in fresh.parameters()]).astype(np.float64)
+    torchs = np.concatenate([t.detach().numpy().ravel() for t in theirs.parameters()]).astype(np.float64)
+    for values in (ours, torchs):
+        assert values.max() > 0.24 and values.min() < -0.24 and abs(values.mean()) < 0.02
+        assert values.std() == pytest.approx(0.25 / np.sqrt(3), rel=0.06)

@@ -6,17 +6,22 @@
     tinygrad-rnn sample runs/charlm --prime "ROMEO:" --temperature 0.8 --length 400
     tinygrad-rnn eval runs/charlm --text some.txt
 
-Exit codes: 0 success; 2 a usage problem (bad option, unreadable corpus, missing or mismatched
-checkpoint, CUDA requested but absent), reported as one ``error: ...`` line on stderr without a
-traceback; 1 training diverged (NaN/inf loss); 130 interrupted by Ctrl-C (after saving a
-checkpoint). Anything else that goes wrong is a bug and shows its traceback.
+This module only parses arguments and prints; the work is in ``tinygrad_rnn.train``.
+
+Exit codes: 0 success; 2 a usage problem (bad option, unreadable corpus, missing, damaged or
+mismatched checkpoint, CUDA requested but absent, a model too big for memory); 1 training
+diverged, a system error (disk full, ...) or a bug; 130 / 143 stopped by Ctrl-C / SIGTERM
+(after saving a checkpoint); 141 the reader of stdout went away (``sample ... | head``). Every
+failure is one ``error: ...`` line on stderr, never a traceback (``TINYGRAD_RNN_DEBUG=1``
+shows it for a bug report).
 """
 import argparse
 import math
+import os
+import re
 import sys
 
-from . import backend
-from .train import DEFAULT_STEPS, TrainingDiverged, UsageError
+from .train import DEFAULT_STEPS, TrainingDiverged, TrainingInterrupted, UsageError
 
 DEFAULT_OUT = "runs/charlm"
 
@@ -54,17 +59,20 @@ def _float_in(low, high=None, low_open=False):
     return parse
 
 
-def build_parser():
-    parser = _Parser(prog="tinygrad-rnn", description="Character-level RNN language models on tinygrad_rnn: "
-                     "train one, sample text from it, evaluate it.")
-    sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval}", parser_class=_Parser)
+def _device(text):
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+    return text
 
+
+def _add_train(sub):
     t = sub.add_parser("train", help="train a character language model",
                        description="Train a character-level language model (truncated BPTT, one optimizer step "
                                    "per chunk of batch-size x seq-len characters). Checkpoints go to --out at each "
-                                   "evaluation and at the end; Ctrl-C saves one and exits with code 130. "
+                                   "evaluation and at the end; Ctrl-C (or SIGTERM) saves one and exits with 130 (143). "
                                    "With --resume, the run continues with its saved settings: only --steps, "
-                                   "--eval-every, --eval-chars, --device and --sample-length may change.")
+                                   "--eval-every, --eval-chars, --device and --sample-length may change, and "
+                                   "--corpus may point at the moved corpus (same checksum).")
     pos, pos0, frac, nonneg = _int_at_least(1), _int_at_least(0), _float_in(0.0, 1.0), _float_in(0.0)
     t.add_argument("--corpus", metavar="PATH", help="UTF-8 text file to learn (default: the bundled Tiny Shakespeare)")
     t.add_argument("--cell", choices=("lstm", "gru", "rnn"), help="recurrent cell (default: lstm)")
@@ -88,7 +96,7 @@ def build_parser():
                    help="validation characters used at each evaluation, 0 = all (default: 20000; the eval "
                         "command uses all)")
     t.add_argument("--seed", type=pos0, metavar="S", help="random seed (default: 0)")
-    t.add_argument("--device", choices=("cpu", "cuda"), help="where to train (default: cpu)")
+    t.add_argument("--device", type=_device, metavar="DEV", help="cpu, cuda or cuda:N (default: cpu)")
     t.add_argument("--dtype", choices=("float32", "float64"), help="parameter dtype (default: float32)")
     t.add_argument("--sample-length", type=pos0, metavar="N",
                    help="characters of the sample printed at the end, 0 = none (default: 200)")
@@ -99,6 +107,13 @@ def build_parser():
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
+
+def build_parser():
+    parser = _Parser(prog="tinygrad-rnn", description="Character-level RNN language models on tinygrad_rnn: "
+                     "train one, sample text from it, evaluate it.")
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval}", parser_class=_Parser)
+    _add_train(sub)
+    pos, pos0 = _int_at_least(1), _int_at_least(0)
     s = sub.add_parser("sample", help="generate text from a trained model",
                        description="Generate text from the checkpoint in DIR and print it.")
     s.add_argument("dir", metavar="DIR", help="checkpoint directory (the --out of train)")
@@ -109,7 +124,7 @@ def build_parser():
     s.add_argument("--top-k", type=pos, default=None, metavar="K",
                    help="sample only among the K most likely characters (default: all)")
     s.add_argument("--seed", type=pos0, default=None, metavar="S", help="random seed (default: random)")
-    s.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
+    s.add_argument("--device", type=_device, default="cpu", metavar="DEV", help="where to run (default: cpu)")
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("eval", help="loss, bits per character and perplexity of a trained model",
@@ -119,7 +134,9 @@ def build_parser():
     e.add_argument("--text", metavar="PATH", help="UTF-8 text file to evaluate on")
     e.add_argument("--batch-size", type=pos, default=None, metavar="B", help="streams (default: the run's)")
     e.add_argument("--seq-len", type=pos, default=None, metavar="T", help="chunk length (default: the run's)")
-    e.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
+    e.add_argument("--corpus", metavar="PATH", help="where the training corpus is now, if it moved (recognised "
+                                                    "by its checksum)")
+    e.add_argument("--device", type=_device, default="cpu", metavar="DEV", help="where to run (default: cpu)")
     e.set_defaults(func=cmd_eval)
     return parser
 
@@ -129,70 +146,86 @@ TRAIN_KEYS = ("corpus", "cell", "layers", "hidden", "embedding", "dropout", "seq
               "device", "dtype", "sample_length")
 
 
-def _check_device(device):
-    try:
-        backend.check_device(device)
-    except (ValueError, RuntimeError) as exc:
-        raise UsageError(str(exc)) from None
+def _write(text):
+    """Print ``text`` to stdout; characters the terminal's encoding lacks become replacements."""
+    stream = sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    safe = text.encode(encoding, errors="replace").decode(encoding, errors="replace")
+    stream.write(safe + "\n")
+    stream.flush()
 
 
 def cmd_train(args):
     from .train import train
+    if args.out is not None and not args.out.strip():
+        raise UsageError("--out must not be empty")
     given = {k: getattr(args, k) for k in TRAIN_KEYS if getattr(args, k) is not None}
-    if "device" in given:
-        _check_device(given["device"])
     out = args.out or args.resume or DEFAULT_OUT
-    train(given, out, resume=args.resume, progress=not args.no_progress, overwrite=args.force)
+    train(given, out, resume=args.resume, progress=not args.no_progress, overwrite=args.force, log=_write)
     return 0
 
 
 def cmd_sample(args):
-    from .lm import sample
-    from .train import load_model
-    _check_device(args.device)
-    model, vocab, _ = load_model(args.dir, device=args.device)
-    try:
-        text = sample(model, vocab, args.length, prime=args.prime, temperature=args.temperature,
-                      top_k=args.top_k, seed=args.seed)
-    except ValueError as exc:
-        raise UsageError(f"--prime: {exc}" if "prime" in str(exc) else str(exc)) from None
-    print(text)
+    from .train import sample_checkpoint
+    _write(sample_checkpoint(args.dir, args.length, prime=args.prime, temperature=args.temperature,
+                             top_k=args.top_k, seed=args.seed, device=args.device))
     return 0
 
 
 def cmd_eval(args):
-    from .lm import evaluate
-    from .data import split_train_val
-    from .train import _crc, load_corpus, load_model
-    _check_device(args.device)
-    model, vocab, meta = load_model(args.dir, device=args.device)
-    config = meta["config"]
-    if args.text is not None:
-        text = load_corpus(args.text)
-        what = args.text
-    else:
-        text = load_corpus(config.get("corpus"))
-        if _crc(text) != meta.get("data", {}).get("corpus_crc32"):
-            raise UsageError(f"the training corpus {config.get('corpus') or '(default)'!r} has changed since the "
-                             f"checkpoint was written; pass --text PATH")
-        what = "validation split of " + (config.get("corpus") or "the default corpus")
-    try:
-        ids = vocab.encode(text)
-    except ValueError as exc:
-        raise UsageError(f"{what}: {exc}") from None
-    if args.text is None:
-        ids = split_train_val(ids, config.get("val_fraction", 0.1))[1]
-    if len(ids) < 2:
-        raise UsageError(f"{what}: at least 2 characters are needed to evaluate")
-    result = evaluate(model, ids, args.batch_size or config.get("batch_size", 32),
-                      args.seq_len or config.get("seq_len", 64))
-    print(f"{what}: loss {result['loss']:.4f} nats/char  bpc {result['bpc']:.4f}  "
-          f"perplexity {result['perplexity']:.3f}  ({result['chars']} characters, step {meta['step']})")
+    from .train import evaluate_checkpoint
+    what, result, step = evaluate_checkpoint(args.dir, text=args.text, corpus=args.corpus,
+                                             batch_size=args.batch_size, seq_len=args.seq_len, device=args.device)
+    _write(f"{what}: loss {result['loss']:.4f} nats/char  bpc {result['bpc']:.4f}  "
+           f"perplexity {result['perplexity']:.3f}  ({result['chars']} characters, step {step})")
     return 0
 
 
 def _one_line(message):
     return " ".join(str(message).split())
+
+
+def _error(message, code):
+    print(f"error: {_one_line(message)}", file=sys.stderr)
+    return code
+
+
+def _quiet_stdout():
+    """The reader of stdout left: send what is still buffered nowhere, so exiting is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def run_command(args):
+    """``args.func(args)`` with every failure turned into an exit code and one stderr line."""
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        return _error(exc, 2)
+    except TrainingDiverged as exc:
+        return _error(exc, 1)
+    except TrainingInterrupted as exc:
+        print(f"\n{_one_line(exc)}", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    except MemoryError:
+        return _error("out of memory (try a smaller --hidden, --layers, --batch-size or --seq-len)", 1)
+    except OSError as exc:
+        where = f" {exc.filename!r}" if isinstance(exc.filename, str) else ""
+        return _error(f"system error{where}: {exc.strerror or exc}", 1)
+    except Exception as exc:       # a bug: one line, the traceback only on request
+        if os.environ.get("TINYGRAD_RNN_DEBUG"):
+            raise
+        return _error(f"internal error ({type(exc).__name__}: {exc}); rerun with TINYGRAD_RNN_DEBUG=1 "
+                      f"for the traceback and please report it", 1)
 
 
 def main(argv=None):
@@ -203,19 +236,8 @@ def main(argv=None):
     except SystemExit as exc:          # --help (0) or a bad command line (2, already reported)
         return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
-        print(f"error: choose a command: train, sample or eval (see {parser.prog} --help)", file=sys.stderr)
-        return 2
-    try:
-        return args.func(args)
-    except UsageError as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except TrainingDiverged as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as exc:
-        print(f"\n{_one_line(exc) or 'interrupted'}", file=sys.stderr)
-        return 130
+        return _error(f"choose a command: train, sample or eval (see {parser.prog} --help)", 2)
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from .function import no_grad
 from .tensor import Tensor
 from . import nn
 from .nn import functional as F
+from .tbptt import detach_state
 
 __all__ = ["CharLM", "CELLS", "evaluate", "perplexity", "sample", "detach_state", "state_arrays", "state_from_arrays"]
 
@@ -95,16 +96,7 @@ class CharLM(nn.Module):
         return f"cell={self.cell!r}, vocab_size={self.vocab_size}"
 
 
-# ---- hidden state helpers ----------------------------------------------------------------
-def detach_state(state):
-    """The same state cut from the graph: a Tensor, a tuple/list of them (LSTM's (h, c)), or None."""
-    if state is None:
-        return None
-    if isinstance(state, (tuple, list)):
-        return type(state)(detach_state(s) for s in state)
-    return state.detach()
-
-
+# ---- hidden state helpers (detach_state lives with truncated BPTT, re-exported here) ------
 def state_arrays(state):
     """A state as a list of NumPy arrays (for checkpoints): [] for None, [h] or [h, c]."""
     if state is None:
@@ -178,7 +170,14 @@ def perplexity(loss):
 # ---- generation --------------------------------------------------------------------------
 def _next_char_distribution(logits, temperature, top_k):
     """Probabilities (float64, NumPy) from one row of logits, after temperature and top-k."""
-    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = np.asarray(logits, dtype=np.float64)
+    if not np.isfinite(z).all():
+        raise ValueError("the model gives NaN or infinite logits: its weights are not finite (diverged or damaged)")
+    with np.errstate(over="ignore"):
+        z = z / temperature
+    if not np.isfinite(z).all():
+        raise ValueError(f"temperature {temperature:g} is too small: logits / temperature overflow; use a larger "
+                         f"temperature, or top_k=1 for greedy decoding")
     if top_k is not None and top_k < z.size:
         keep = np.argsort(-z, kind="stable")[:top_k]
         masked = np.full_like(z, -np.inf)

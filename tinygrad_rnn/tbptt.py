@@ -39,9 +39,16 @@ Contract:
   that clips, steps and zeroes the optimizer).
 - Dropout in training mode draws new masks when a step is recomputed (k2 > k1).
 """
-from .lm import detach_state
-
 __all__ = ["tbptt_step", "TBPTT", "detach_state"]
+
+
+def detach_state(state):
+    """The same state cut from the graph: a Tensor, a tuple/list of them (LSTM's (h, c)), or None."""
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(s) for s in state)
+    return state.detach()
 
 
 def _take(x, start, stop, axis):

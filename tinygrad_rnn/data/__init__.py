@@ -4,7 +4,7 @@ Depends on NumPy only, so it can be used (and tested) without the engine.
 """
 
 from .batching import BPTTBatches, split_train_val
-from .corpus import load_default_corpus, load_text
+from .corpus import load_default_corpus, load_text, text_checksum
 from .vocab import UNKNOWN_CHAR, CharVocab
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "load_default_corpus",
     "load_text",
     "split_train_val",
+    "text_checksum",
 ]

@@ -6,10 +6,14 @@ because a bad corpus is a user input problem, not a programming bug.
 """
 
 import gzip
+import hashlib
 from importlib import resources
 from pathlib import Path
 
+from ..checkpoint import read_regular_file
+
 DEFAULT_CORPUS = "tinyshakespeare.txt.gz"
+MAX_CORPUS_BYTES = 2**30     # 1 GiB of text: far beyond what a char-LM trains on here; refuses /dev/zero-like input
 
 
 def load_default_corpus() -> str:
@@ -23,13 +27,10 @@ def load_default_corpus() -> str:
 
 
 def load_text(path) -> str:
-    """Read a non-empty UTF-8 text file, failing with a message a user can act on."""
+    """Read a non-empty UTF-8 text file, failing with a message a user can act on (a missing
+    file, a directory, a FIFO or device, more than ``MAX_CORPUS_BYTES``, bad UTF-8)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:  # missing file, directory, permission denied...
-        reason = exc.strerror or type(exc).__name__
-        raise ValueError(f"cannot read corpus file {str(path)!r}: {reason}") from exc
+    raw = read_regular_file(path, MAX_CORPUS_BYTES, "corpus file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -40,3 +41,9 @@ def load_text(path) -> str:
     if not text:
         raise ValueError(f"corpus file {str(path)!r} is empty")
     return text
+
+
+def text_checksum(text: str) -> str:
+    """SHA-256 (hex) of ``text`` as UTF-8: how a checkpoint recognises its corpus wherever the
+    file has moved."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

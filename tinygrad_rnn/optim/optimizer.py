@@ -77,12 +77,21 @@ class Optimizer:
             if not state:
                 state["step"] = 0
                 self._init_state(p.data, state, xp)
+            else:
+                self._follow(p.data, state, xp)
             state["step"] += 1
             self._update(p.data, grad, state, xp)
 
     def _init_state(self, data, state, xp):
         for name in self.buffers:
             state[name] = xp.zeros_like(data)
+
+    def _follow(self, data, state, xp):
+        """Keep the buffers on the parameter's device and dtype (after ``Module.to``)."""
+        for name in self.buffers:
+            buf = state.get(name)
+            if buf is not None and (backend.array_module(buf) is not xp or buf.dtype != data.dtype):
+                state[name] = backend.to_device(buf, backend.device_of(data)).astype(data.dtype, copy=False)
 
     def _update(self, data, grad, state, xp):
         raise NotImplementedError
