@@ -19,7 +19,7 @@ their saved arrays where this keeps one. tests/test_attention.py holds the two e
 from .. import backend
 from ..backend import array_module
 from ..function import Function
-from .loss import _logsumexp
+from .loss import _log_softmax
 
 
 class ScaledDotProductAttention(Function):
@@ -30,7 +30,7 @@ class ScaledDotProductAttention(Function):
         scores = (q @ xp.swapaxes(k, -1, -2)) * scale
         if mask is not None:
             scores = scores + mask
-        weights = xp.exp(scores - _logsumexp(xp, scores, -1))
+        weights = xp.exp(_log_softmax(xp, scores, -1))
         self.keep = None
         if dropout > 0:
             self.keep = (backend.random_uniform(weights.shape, backend.device_of(q), q.dtype) >= dropout) \

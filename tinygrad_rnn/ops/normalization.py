@@ -29,12 +29,14 @@ class LayerNorm(Function):
         centred = x - x.mean(axis=axes, keepdims=True)
         rstd = 1.0 / xp.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
         xhat = centred * rstd
-        self.xhat, self.rstd, self.weight, self.axes = xhat, rstd, weight, axes
+        self.save_for_backward(xhat, rstd, weight)
+        self.axes = axes
         out = xhat if weight is None else xhat * weight
         return out if bias is None else out + bias
 
     def backward(self, g):
-        xhat, rstd, weight, axes = self.xhat, self.rstd, self.weight, self.axes
+        xhat, rstd, weight = self.saved
+        axes = self.axes
         outer = tuple(range(g.ndim - len(axes)))
         gx = gw = gb = None
         if self.needs_input_grad[0]:
