@@ -9,16 +9,16 @@ import gc
 
 import numpy as np
 
-from . import backend
-from . import function
-from .ops import elementwise as E, linalg as L, lookup, loss as N, reduce as R, shape as S
+from . import backend, dtypes, function
+from .device import CPU, CUDA0
+from .ops import elementwise as E, linalg as L, shape as S
+from .tensor_convert import ConvertMethods
+from .tensor_inplace import InPlaceMethods
+from .tensor_methods import ReduceMethods, ShapeMethods
 
-float32, float64, int64, int32, bool_ = np.float32, np.float64, np.int64, np.int32, np.bool_
-
-
-def _default_dtype(array):
-    """Python floats become float32 (the training default); NumPy/CuPy arrays keep theirs."""
-    return np.float32 if array.dtype == np.float64 else None
+# How many differentiable in-place ops have run. Zero in ordinary programs, and then nothing
+# below pays for in-place support; see Tensor._record_inplace.
+_inplace_serial = 0
 
 
 class Movable:
@@ -38,7 +38,7 @@ class Movable:
         return self.to(dtype=np.float32)
 
 
-class Tensor(Movable):
+class Tensor(Movable, ConvertMethods, ReduceMethods, ShapeMethods, InPlaceMethods):
     __slots__ = ("data", "grad", "requires_grad", "creator", "index", "_hooks", "_retain", "__weakref__")
     __array_ufunc__ = None  # ndarray + Tensor -> Tensor.__radd__, not an elementwise NumPy loop
 
@@ -47,6 +47,7 @@ class Tensor(Movable):
         Data goes to ``device``, else to the default device (CuPy arrays stay on the GPU)."""
         if isinstance(data, Tensor):
             data = data.data
+        dtype = dtypes.to_dtype(dtype)
         if not hasattr(data, "dtype"):
             data = np.asarray(data)
             if dtype is None and data.dtype == np.float64:
@@ -68,17 +69,46 @@ class Tensor(Movable):
         t = object.__new__(cls)
         t.data, t.grad, t.requires_grad = data, None, creator is not None
         t.creator, t.index, t._hooks, t._retain = creator, index, None, False
+        if _inplace_serial and creator is not None:
+            creator.epoch = _inplace_serial   # which versions of in-place-modified inputs it read
         return t
+
+    def _record_inplace(self, op):
+        """Differentiable in-place op: ``self`` becomes ``op(old)``, where ``old`` is a new
+        Tensor holding self's previous value and place in the graph.
+
+        Ops made earlier list this same Tensor object among their inputs but read the old
+        value. So each node is stamped with the in-place count at its creation (``epoch``),
+        the in-place node with its own number, and backward sends a gradient from an older
+        node back to the version it read (``version_read``). Returns self.
+        """
+        global _inplace_serial
+        if self.creator is None and self.requires_grad:
+            raise RuntimeError("a leaf tensor that requires grad is used in an in-place operation; "
+                               "do it under tg.no_grad() (as optimizers do), or on a clone()")
+        old = object.__new__(Tensor)
+        old.data, old.grad, old.requires_grad = self.data, None, self.requires_grad
+        old.creator, old.index, old._hooks, old._retain = self.creator, self.index, None, False
+        _inplace_serial += 1
+        result = op(old)
+        result.creator.inplace_serial, result.creator.inplace_source = _inplace_serial, old
+        self.data, self.creator, self.index = result.data, result.creator, result.index
+        self.requires_grad = True
+        return self
 
     # ---- what it is ------------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
-    T = property(lambda self: self.permute(*reversed(range(self.ndim))))
 
     @property
     def device(self):
-        return "cpu" if type(self.data) is np.ndarray else backend.device_of(self.data)
+        """A ``tg.device``; it equals its string, so ``x.device == "cpu"`` holds."""
+        return CPU if type(self.data) is np.ndarray or backend.device_of(self.data) == "cpu" else CUDA0
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
 
     @property
     def is_leaf(self):
@@ -108,32 +138,6 @@ class Tensor(Movable):
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({backend.to_numpy(self.data)!r}, device='{self.device}'{grad})"
-
-    # ---- moving between devices and dtypes ------------------------------------------------
-    def numpy(self):
-        """The data as a NumPy array (a copy for CUDA tensors; the same memory on the CPU)."""
-        return backend.to_numpy(self.data)
-
-    def item(self):
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.reshape(()).item()
-
-    def tolist(self):
-        return self.numpy().tolist()
-
-    def to(self, device=None, dtype=None):
-        """Copy to ``device`` and/or ``dtype``; differentiable, so it can sit inside a graph."""
-        out = self
-        if device is not None and backend.check_device(device) != self.device:
-            out = ToDevice.apply(out, device=backend.check_device(device))
-        if dtype is not None and np.dtype(dtype) != out.dtype:
-            dtype = np.dtype(dtype)
-            out = Cast.apply(out, dtype=dtype) if dtype.kind == "f" else Tensor._wrap(out.data.astype(dtype), None, 0)
-        return out
-
-    def long(self):
-        return self.to(dtype=np.int64)
 
     # ---- autograd --------------------------------------------------------------------------
     def detach(self):
@@ -211,20 +215,20 @@ class Tensor(Movable):
                 gc.enable()
 
     # ---- operators -------------------------------------------------------------------------
-    def __add__(self, other): return E.Add.apply(self, other)
-    def __radd__(self, other): return E.Add.apply(other, self)
-    def __sub__(self, other): return E.Sub.apply(self, other)
-    def __rsub__(self, other): return E.Sub.apply(other, self)
-    def __mul__(self, other): return E.Mul.apply(self, other)
-    def __rmul__(self, other): return E.Mul.apply(other, self)
-    def __truediv__(self, other): return E.Div.apply(self, other)
-    def __rtruediv__(self, other): return E.Div.apply(other, self)
-    def __pow__(self, other): return E.Pow.apply(self, other)
-    def __rpow__(self, other): return E.Pow.apply(other, self)
+    def __add__(self, other): return E.Add.apply(*_promoted(self, other))
+    def __radd__(self, other): return E.Add.apply(*_promoted(other, self))
+    def __sub__(self, other): return E.Sub.apply(*_promoted(self, other))
+    def __rsub__(self, other): return E.Sub.apply(*_promoted(other, self))
+    def __mul__(self, other): return E.Mul.apply(*_promoted(self, other))
+    def __rmul__(self, other): return E.Mul.apply(*_promoted(other, self))
+    def __truediv__(self, other): return E.Div.apply(*_promoted(self, other, floating=True))
+    def __rtruediv__(self, other): return E.Div.apply(*_promoted(other, self, floating=True))
+    def __pow__(self, other): return E.Pow.apply(*_promoted(self, other))
+    def __rpow__(self, other): return E.Pow.apply(*_promoted(other, self))
     def __matmul__(self, other): return L.MatMul.apply(self, other)
     def __rmatmul__(self, other): return L.MatMul.apply(other, self)
     def __neg__(self): return E.Neg.apply(self)
-    def __getitem__(self, index): return S.GetItem.apply(self, index=_raw_index(index, self.device))
+    def __getitem__(self, index): return S.GetItem.apply(self, index=raw_index(index, self.device))
 
     # comparisons give plain (non-differentiable) boolean tensors
     def _compare(self, other, op):
@@ -249,70 +253,42 @@ class Tensor(Movable):
     def tanh(self): return E.Tanh.apply(self)
     def sigmoid(self): return E.Sigmoid.apply(self)
     def relu(self): return E.Relu.apply(self)
-    def clip(self, low=None, high=None): return E.clip(self, low, high)
-    clamp = clip
     def maximum(self, other): return E.maximum(self, other)
     def minimum(self, other): return E.minimum(self, other)
+    def neg(self): return -self
+    def square(self): return self * self
+    def add(self, other, *, alpha=1): return self + (other if alpha == 1 else other * alpha)
+    def sub(self, other, *, alpha=1): return self - (other if alpha == 1 else other * alpha)
+    def mul(self, other): return self * other
+    def div(self, other): return self / other
+    def pow(self, exponent): return self ** exponent
+    def matmul(self, other): return self @ other
+    mm = bmm = matmul
 
-    # ---- reductions ------------------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False): return R.Sum.apply(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return R.Mean.apply(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return R.Max.apply(self, axis=axis, keepdims=keepdims)
-    def min(self, axis=None, keepdims=False): return R.Min.apply(self, axis=axis, keepdims=keepdims)
+def _promoted(a, b, floating=False):
+    """The operands of a binary op, cast to the dtype torch gives the result (``dtypes``); with
+    ``floating`` (true division) an integer result becomes float32. The common cases (same
+    dtype, a Python number with a float tensor) return at once."""
+    if type(a) is type(b) and a.data.dtype == b.data.dtype and (not floating or a.data.dtype.kind == "f"):
+        return a, b
+    if isinstance(a, Tensor) and type(b) in (float, int) and a.data.dtype.kind == "f":
+        return a, b
+    if isinstance(b, Tensor) and type(a) in (float, int) and b.data.dtype.kind == "f":
+        return a, b
+    dtype = dtypes.result_type(a, b)
+    if floating and dtype.kind != "f":
+        dtype = dtypes.DEFAULT_FLOAT
+    return as_dtype(a, dtype), as_dtype(b, dtype)
 
-    def var(self, axis=None, keepdims=False, correction=1):
-        return R.Var.apply(self, axis=axis, keepdims=keepdims, correction=correction)
 
-    def logsumexp(self, axis=-1, keepdims=False): return N.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
-    def softmax(self, axis=-1): return N.Softmax.apply(self, axis=axis)
-    def log_softmax(self, axis=-1): return N.LogSoftmax.apply(self, axis=axis)
-
-    # ---- shape -----------------------------------------------------------------------------
-    def reshape(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return S.Reshape.apply(self, shape=tuple(shape))
-
-    view = reshape
-
-    def permute(self, *axes):
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return S.Permute.apply(self, axes=tuple(axes))
-
-    def transpose(self, dim0=0, dim1=1):
-        """Swap two axes (PyTorch's meaning); use ``permute`` for a full reordering."""
-        axes = list(range(self.ndim))
-        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
-        return self.permute(*axes)
-
-    def expand(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return S.Expand.apply(self, shape=tuple(shape))
-
-    broadcast_to = expand
-
-    def squeeze(self, axis=None):
-        axes = [i for i, n in enumerate(self.shape) if n == 1] if axis is None else \
-            [a % self.ndim for a in ((axis,) if isinstance(axis, int) else axis) if self.shape[a] == 1]
-        return self.reshape([n for i, n in enumerate(self.shape) if i not in axes])
-
-    def unsqueeze(self, axis):
-        axis = axis % (self.ndim + 1)
-        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
-
-    def flip(self, axes):
-        return S.Flip.apply(self, axes=(axes,) if isinstance(axes, int) else tuple(axes))
-
-    def split(self, split_size_or_sections, axis=0):
-        return split(self, split_size_or_sections, axis)
-
-    def chunk(self, chunks, axis=0):
-        return chunk(self, chunks, axis)
-
-    def pad(self, pad_width, value=0.0):
-        return S.Pad.apply(self, pad_width=tuple(map(tuple, pad_width)), value=value)
-
-    def gather(self, axis, index):
-        return lookup.Gather.apply(self, index, axis=axis)
+def as_dtype(x, dtype):
+    if isinstance(x, Tensor):
+        return x if x.data.dtype == dtype else x.to(dtype=dtype)
+    if isinstance(x, np.generic):
+        return np.asarray(x, dtype=dtype)
+    if hasattr(x, "astype"):
+        return x.astype(dtype, copy=False)
+    return x
 
 
 class _HookHandle:
@@ -322,26 +298,6 @@ class _HookHandle:
     def remove(self):
         if self.hook in self.hooks:
             self.hooks.remove(self.hook)
-
-
-class ToDevice(function.Function):
-    """Copy between devices; the gradient is copied back."""
-
-    def forward(self, a, device):
-        self.source = backend.device_of(a)
-        return backend.to_device(a, device)
-
-    def backward(self, g):
-        return backend.to_device(g, self.source)
-
-
-class Cast(function.Function):
-    def forward(self, a, dtype):
-        self.source = a.dtype
-        return a.astype(dtype)
-
-    def backward(self, g):
-        return g.astype(self.source)
 
 
 def _topological_order(root):
@@ -380,6 +336,8 @@ def _run_backward(order, root, seed, retain_graph):
         for parent, g, needed in zip(node.parents, in_grads, node.needs_input_grad):
             if not needed or g is None:
                 continue
+            if _inplace_serial:
+                parent = version_read(node, parent)
             if g.shape != parent.data.shape:
                 raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
                                    f"{g.shape} for an input of shape {parent.shape}")
@@ -392,6 +350,15 @@ def _run_backward(order, root, seed, retain_graph):
             node.release()
     for leaf, g in leaf_grads.items():
         _accumulate_leaf(leaf, g)
+
+
+def version_read(node, parent):
+    """The version of ``parent`` that ``node`` read: in-place ops made after ``node`` moved the
+    Tensor object on, so step back through them (see Tensor._record_inplace)."""
+    epoch = getattr(node, "epoch", 0)
+    while parent.creator is not None and getattr(parent.creator, "inplace_serial", 0) > epoch:
+        parent = parent.creator.inplace_source
+    return parent
 
 
 def _output_grads(node, grads):
@@ -434,7 +401,7 @@ def _store_grad(t, g):
         t.grad.data = t.grad.data + g
 
 
-def _raw_index(index, device):
+def raw_index(index, device):
     """Tensors inside an index become arrays on ``device``; float indices are refused."""
     items = index if isinstance(index, tuple) else (index,)
     out = []
@@ -449,27 +416,5 @@ def _raw_index(index, device):
     return tuple(out) if isinstance(index, tuple) else out[0]
 
 
-def split(x, split_size_or_sections, axis=0):
-    """Pieces of ``x`` along ``axis``: of equal size ``n`` (the last may be smaller), or of the
-    listed sizes, as ``torch.split``."""
-    length = x.shape[axis]
-    if isinstance(split_size_or_sections, int):
-        n = split_size_or_sections
-        sizes = [n] * (length // n) + ([length % n] if length % n else [])
-    else:
-        sizes = list(split_size_or_sections)
-    return S.Split.apply(x, sizes=sizes, axis=axis)
-
-
-def chunk(x, chunks, axis=0):
-    """``chunks`` nearly equal pieces along ``axis`` (torch.chunk)."""
-    length = x.shape[axis]
-    return split(x, -(-length // chunks), axis)
-
-
-def cat(tensors, axis=0):
-    return S.Concatenate.apply(*tensors, axis=axis)
-
-
-def stack(tensors, axis=0):
-    return S.Stack.apply(*tensors, axis=axis)
+# Joining and splitting live with the other tg.* functions; many modules import them from here.
+from .tensor_functions import cat, chunk, split, stack  # noqa: E402,F401
