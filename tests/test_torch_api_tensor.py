@@ -1,0 +1,294 @@
+"""Tensor methods under torch's names: the same snippet runs on torch and on tinygrad_rnn, and
+values, shapes, dtypes and gradients must agree (skipped without torch). Gradchecks of the new
+differentiable ops, and the in-place rules (which version of a tensor an earlier op read)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_rnn as tg
+from tinygrad_rnn.testing import gradcheck
+from tinygrad_rnn.testing.strategies import arrays, distinct_arrays, shapes
+
+RNG = np.random.default_rng(0)
+A = RNG.standard_normal((3, 4))
+B = RNG.standard_normal((2, 3, 4))
+MASK = RNG.random((3, 4)) > 0.5
+
+
+def _setitem_rows(lib, x, b):
+    y = x.clone()
+    y[0] = 0.0
+    y[:, 1] = x[:, 0] * 2
+    return y
+
+
+def _buffer(lib, x, b):
+    out = lib.zeros(3, 4, dtype=lib.float64)
+    for i in range(3):
+        out[i] = x[i].tanh() * i
+    return out
+
+
+def _inplace_chain(lib, x, b):
+    y = x * 1.0
+    y.add_(x, alpha=2.0)
+    y.mul_(3.0)
+    y.sub_(x.exp(), alpha=0.5)
+    return y
+
+
+def _older_user_keeps_its_version(lib, x, b):
+    y = x * 2.0
+    z = y.tanh()            # reads y before the in-place add
+    y.add_(x ** 2)
+    return z + y
+
+
+def _fills(lib, x, b):
+    y = x * 1.0
+    y.masked_fill_(lib.tensor(MASK), 0.25)
+    z = x.new_zeros(3, 4)
+    z.copy_(x * 3)
+    w = x.new_full((2,), 7.0)
+    w.zero_()
+    v = x.new_ones(2)
+    v.fill_(2.5)
+    return y, z, w, v
+
+
+# (name, snippet on a float64 (3, 4) tensor x and a (2, 3, 4) tensor b)
+CASES = [
+    ("view", lambda lib, x, b: (x.view(-1), x.view(4, 3), x.view((2, 6)))),
+    ("t_contiguous", lambda lib, x, b: x.t().contiguous()),
+    ("narrow", lambda lib, x, b: (x.narrow(1, 1, 2), x.narrow(0, -2, 2))),
+    ("flatten", lambda lib, x, b: (b.flatten(), b.flatten(1), b.flatten(0, 1), b.flatten(-2, -1))),
+    ("unbind", lambda lib, x, b: x.unbind(1)),
+    ("clone", lambda lib, x, b: x.clone() * 2),
+    ("argmax", lambda lib, x, b: (x.argmax(), x.argmax(1), x.argmin(dim=0, keepdim=True), b.argmax(-1))),
+    ("topk", lambda lib, x, b: tuple(x.topk(2)) + tuple(x.topk(2, dim=0, largest=False))),
+    ("sort", lambda lib, x, b: tuple(x.sort(1)) + tuple(x.sort(0, descending=True)) + (x.argsort(1),)),
+    ("masked_fill", lambda lib, x, b: x.masked_fill(lib.tensor(MASK), -1.5)),
+    ("cumsum", lambda lib, x, b: (x.cumsum(1), b.cumsum(dim=0), x.cumsum(-1))),
+    ("std_var", lambda lib, x, b: (x.std(), x.std(1), x.std(dim=0, unbiased=False), x.var(False),
+                                   x.var(1, keepdim=True), x.var(dim=(0, 1), correction=0), b.std(2, True, True))),
+    ("new", lambda lib, x, b: (x.new_zeros(2, 3), x.new_ones((2,)), x.new_full((2, 2), 3.0),
+                               x.new_tensor([1.0, 2.0]), x.new_zeros(2, dtype=lib.int64))),
+    ("expand_type_as", lambda lib, x, b: (x[:1].expand_as(x), x.type_as(lib.ones(1, dtype=lib.float32)),
+                                          x.type(lib.float32), x.double(), x.float(), x.long(), x.int(), x.bool())),
+    ("sum_mean_dim", lambda lib, x, b: (x.sum(dim=1, keepdim=True), b.mean(dim=(0, 2)), b.sum((0, 1)),
+                                        x.sum(0), b.mean(-1, True))),
+    ("max_dim", lambda lib, x, b: tuple(x.max(1)) + tuple(x.min(dim=0, keepdim=True)) + (x.max(), x.min())),
+    ("max_other", lambda lib, x, b: (x.max(x * -1), lib.max(x, 1).values, lib.min(x, dim=1).indices)),
+    ("amax", lambda lib, x, b: (b.amax(dim=(0, 2)), b.amin(1, keepdim=True))),
+    ("clamp", lambda lib, x, b: (x.clamp(min=-0.5, max=0.5), x.clamp(min=0.1), x.clamp(max=0.2), x.clip(-1, 1))),
+    ("chunk_split", lambda lib, x, b: x.chunk(2, dim=1) + x.split(1, 0) + lib.chunk(x, 3, 1)),
+    ("repeat", lambda lib, x, b: (x.repeat(2, 1), x.repeat(1, 2, 3), x[0].repeat(2))),
+    ("permute_transpose", lambda lib, x, b: (b.permute(2, 0, 1), b.permute((1, 0, 2)), b.transpose(0, 2), x.T)),
+    ("squeeze", lambda lib, x, b: (x.unsqueeze(1), x.unsqueeze(-1).squeeze(-1), x[None].squeeze(0),
+                                   x[:1].squeeze(), x.unsqueeze(dim=0))),
+    ("softmax", lambda lib, x, b: (x.softmax(1), x.log_softmax(dim=0), x.logsumexp(1), lib.softmax(x, dim=1),
+                                   lib.log_softmax(x, 1), lib.logsumexp(x, dim=0, keepdim=True))),
+    ("setitem", _setitem_rows),
+    ("setitem_buffer", _buffer),
+    ("inplace_chain", _inplace_chain),
+    ("inplace_old_user", _older_user_keeps_its_version),
+    ("fills", _fills),
+    ("functional", lambda lib, x, b: (lib.cat([x, x * 2], dim=1), lib.stack([x, x], dim=2), lib.exp(x),
+                                      lib.tanh(x), lib.sigmoid(x), lib.log(x.abs() + 1), lib.bmm(b, b.transpose(1, 2)),
+                                      lib.matmul(x, x.t()), lib.mm(x, x.t()), lib.argmax(x, dim=1),
+                                      lib.topk(x, 2).values, lib.sum(b, dim=1), lib.mean(x), lib.sqrt(x * x + 1),
+                                      lib.clamp(x, min=0), lib.flatten(b, 1), lib.transpose(b, 0, 1))),
+    ("arith_methods", lambda lib, x, b: (x.add(x, alpha=2), x.sub(1.5), x.mul(x), x.div(2), x.pow(2), x.neg(),
+                                         x.norm(), x.norm(dim=1), x.square())),
+    ("sizes", lambda lib, x, b: lib.tensor([float(x.size(1)), float(x.dim()), float(x.numel()), float(len(b)),
+                                            float(x.size()[0]), float(b.ndim)], dtype=lib.float64)),
+]
+
+
+def _run(lib, snippet):
+    x = lib.tensor(A.copy(), dtype=lib.float64, requires_grad=True)
+    b = lib.tensor(B.copy(), dtype=lib.float64, requires_grad=True)
+    out = snippet(lib, x, b)
+    out = out if isinstance(out, tuple) else (out,)
+    loss = None
+    for i, o in enumerate(out):
+        if o.requires_grad:
+            weight = np.random.default_rng(i).standard_normal(tuple(o.shape))
+            term = (o * lib.tensor(weight, dtype=o.dtype)).sum()
+            loss = term if loss is None else loss + term
+    if loss is not None:
+        loss.backward()
+    return out, (x, b)
+
+
+def _dtype_name(dtype):
+    return str(dtype).replace("torch.", "")
+
+
+@pytest.mark.parametrize("name,snippet", CASES, ids=[c[0] for c in CASES])
+def test_same_as_torch(name, snippet):
+    torch = pytest.importorskip("torch")
+    ours, our_inputs = _run(tg, snippet)
+    theirs, their_inputs = _run(torch, snippet)
+    assert len(ours) == len(theirs)
+    for k, (o, t) in enumerate(zip(ours, theirs)):
+        assert tuple(o.shape) == tuple(t.shape), f"output {k}: shape"
+        assert _dtype_name(o.dtype) == _dtype_name(t.dtype), f"output {k}: dtype"
+        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=f"output {k}")
+        assert o.requires_grad == t.requires_grad, f"output {k}: requires_grad"
+    for m, r in zip(our_inputs, their_inputs):
+        want = np.zeros(tuple(r.shape)) if r.grad is None else r.grad.numpy()
+        got = np.zeros(m.shape) if m.grad is None else m.grad.numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg="gradient")
+
+
+# ---- gradchecks of the new differentiable ops ---------------------------------------------
+def _leaf(a):
+    return tg.tensor(a, dtype=tg.float64, requires_grad=True)
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(shapes(min_dims=1, max_dims=3)), st.data())
+def test_cumsum_gradcheck(a, data):
+    dim = data.draw(st.integers(-a.ndim, a.ndim - 1))
+    gradcheck(lambda x: x.cumsum(dim), _leaf(a))
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(shapes(min_dims=1, max_dims=3)), st.data())
+def test_setitem_gradcheck(a, data):
+    """x[index] = v: gradient to v from the written places, to x from the others."""
+    row = data.draw(st.integers(0, a.shape[0] - 1))
+    value = data.draw(arrays(st.sampled_from([a.shape[1:], (1,) * (a.ndim - 1)])))
+
+    def f(x, v):
+        y = x * 1.0
+        y[row] = v
+        return y * y
+    gradcheck(f, _leaf(a), _leaf(value))
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(shapes(min_dims=1, max_dims=3)), st.data())
+def test_masked_fill_and_clone_gradcheck(a, data):
+    mask = data.draw(st.lists(st.booleans(), min_size=a.size, max_size=a.size))
+    mask = tg.tensor(np.array(mask).reshape(a.shape))
+    gradcheck(lambda x: x.clone().masked_fill(mask, 2.0) * x, _leaf(a))
+
+
+@settings(max_examples=30, deadline=None)
+@given(distinct_arrays(shapes(min_dims=1, max_dims=3)), st.data())
+def test_topk_sort_and_max_values_gradcheck(a, data):
+    dim = data.draw(st.integers(0, a.ndim - 1))
+    k = data.draw(st.integers(1, a.shape[dim]))
+    gradcheck(lambda x: (x.topk(k, dim).values, x.sort(dim, descending=True).values, x.max(dim).values,
+                         x.min(dim, keepdim=True).values), _leaf(a))
+
+
+@settings(max_examples=30, deadline=None)
+@given(distinct_arrays(shapes(min_dims=2, max_dims=3, min_side=2)), st.data())
+def test_shape_methods_gradcheck(a, data):
+    reps = data.draw(st.lists(st.integers(1, 3), min_size=a.ndim, max_size=a.ndim + 1))
+    gradcheck(lambda x: (x.repeat(*reps), x.narrow(1, 0, 1), x.flatten(1), x.unbind(0)[0], x.std(1)), _leaf(a))
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(shapes(min_dims=1, max_dims=3)), arrays(shapes(min_dims=0, max_dims=0)))
+def test_inplace_ops_gradcheck(a, s):
+    """A chain of in-place ops, with an earlier user of each old version (routing by epoch)."""
+    def f(x, c):
+        y = x * 1.0
+        first = y.tanh()
+        y.add_(c, alpha=0.5)
+        second = y * y
+        y.mul_(c)
+        y.sub_(x)
+        return first + second + y
+    gradcheck(f, _leaf(a), _leaf(s))
+
+
+# ---- in-place and assignment rules ---------------------------------------------------------
+def test_inplace_on_a_leaf_that_requires_grad_is_refused_outside_no_grad():
+    w = tg.ones(3, requires_grad=True)
+    for op in (lambda: w.add_(1.0), lambda: w.__setitem__(0, 2.0), lambda: w.zero_(), lambda: w.uniform_()):
+        with pytest.raises(RuntimeError, match="leaf"):
+            op()
+    with tg.no_grad():
+        w.add_(tg.ones(3), alpha=-0.5)
+        w[0] = 5.0
+    assert w.tolist() == [5.0, 0.5, 0.5] and w.is_leaf and w.requires_grad
+
+
+def test_inplace_refuses_a_result_that_cannot_be_cast_back():
+    x = tg.tensor([1, 2, 3])
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        x.add_(0.5)
+    x.add_(2)
+    x[1] = 7
+    assert x.tolist() == [3, 7, 5] and x.dtype == tg.int64
+
+
+def test_optimizer_style_updates_write_into_the_same_memory():
+    p = tg.nn.Parameter(tg.ones(2, 2))
+    view = p.numpy()
+    (p * 3).sum().backward()
+    with tg.no_grad():
+        p.add_(p.grad, alpha=-0.1)
+    p.data -= 0.1 * p.grad.data
+    np.testing.assert_allclose(view, np.full((2, 2), 0.4), rtol=1e-6)
+    with tg.no_grad():
+        p.copy_(tg.zeros(2, 2))
+        p.uniform_(-0.1, 0.1)
+    assert np.abs(view).max() <= 0.1 and p.grad is not None
+
+
+def test_writes_under_no_grad_keep_arrays_saved_by_the_graph():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1.0
+    z = (y * y).sum()
+    with tg.no_grad():
+        y.fill_(100.0)
+    z.backward()
+    assert x.grad.tolist() == [2.0, 4.0]
+
+
+def test_detach_and_requires_grad_():
+    x = tg.ones(2, requires_grad=True)
+    y = (x * 2).detach_()
+    assert y.is_leaf and not y.requires_grad
+    z = tg.zeros(2).requires_grad_()
+    assert z.requires_grad
+
+
+@pytest.mark.parametrize("call,error", [
+    (lambda x: x.topk(5), RuntimeError),
+    (lambda x: x.narrow(1, 3, 2), IndexError),
+    (lambda x: x.flatten(1, 0), RuntimeError),
+    (lambda x: x.t().t().view(5), ValueError),
+    (lambda x: x.masked_fill(tg.ones(3, 4), 0.0), TypeError),
+    (lambda x: x.sum(dim=0, axis=0), TypeError),
+    (lambda x: x.var(1, unbiased=True, correction=0), TypeError),
+    (lambda x: x.repeat(2), RuntimeError),
+    (lambda x: tg.zeros(0).argmax(), RuntimeError),
+])
+def test_bad_arguments_raise_clear_errors(call, error):
+    with pytest.raises(error):
+        call(tg.tensor(A))
+
+
+def test_item_tolist_len_size_is_cuda_device():
+    x = tg.tensor(A)
+    assert x.size(1) == 4 and x.size() == (3, 4) and len(x) == 3 and x.dim() == 2 and x.numel() == 12
+    assert x[0, 0].item() == A[0, 0] and x.tolist() == A.tolist()
+    assert not x.is_cuda and x.device == tg.device("cpu") and x.device == "cpu" and str(x.device) == "cpu"
+    assert x.type() == "tinygrad_rnn.DoubleTensor" and x.float().type() == "tinygrad_rnn.FloatTensor"
+
+
+def test_to_accepts_devices_dtypes_and_tensors():
+    x = tg.tensor(A)
+    assert x.to(tg.float32).dtype == tg.float32
+    assert x.to("cpu", tg.float32).dtype == tg.float32
+    assert x.to(tg.device("cpu")) is x
+    assert x.to(tg.zeros(1, dtype=tg.int64)).dtype == tg.int64
+    assert x.to(dtype=tg.float64, copy=True) is not x
