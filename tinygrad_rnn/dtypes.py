@@ -42,6 +42,15 @@ def _tier(x):
     return (0 if x.ndim else 1), dtype
 
 
+def promote_types(a, b):
+    """torch's table: across categories the higher category's dtype wins as it is (int64 with
+    float32 is float32, not NumPy's float64); within one, the smallest dtype that holds both."""
+    a, b = np.dtype(a), np.dtype(b)
+    if _category(a) != _category(b):
+        return a if _category(a) > _category(b) else b
+    return np.promote_types(a, b)
+
+
 def result_type(*operands):
     """The dtype torch gives ``a op b`` for Tensors, arrays and numbers (see the module docstring)."""
     best = [None, None, None]
@@ -50,7 +59,7 @@ def result_type(*operands):
         if best[tier] is None:
             best[tier] = dtype
         elif tier < 2:
-            best[tier] = np.promote_types(best[tier], dtype)
+            best[tier] = promote_types(best[tier], dtype)
         elif _category(dtype) > _category(best[tier]):   # numbers: the highest category's default
             best[tier] = dtype
     result = None
