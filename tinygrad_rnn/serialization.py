@@ -94,8 +94,7 @@ class _Pickler(pickle.Pickler):
         if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
             array = backend.to_numpy(obj)
             if array.dtype.kind in "biufc":
-                array = np.ascontiguousarray(array)
-                return ("array", array.dtype.str, array.shape, array.tobytes(), backend.device_of(obj))
+                return ("array", array.dtype.str, array.shape, array.tobytes(order="C"), backend.device_of(obj))
         return None
 
     def reducer_override(self, obj):
