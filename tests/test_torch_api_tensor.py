@@ -292,3 +292,18 @@ def test_to_accepts_devices_dtypes_and_tensors():
     assert x.to(tg.device("cpu")) is x
     assert x.to(tg.zeros(1, dtype=tg.int64)).dtype == tg.int64
     assert x.to(dtype=tg.float64, copy=True) is not x
+
+
+def test_comparisons_logic_and_integer_division_as_torch():
+    torch = pytest.importorskip("torch")
+    snippet = lambda lib, x: (x.eq(x * 0 + 1), x.gt(0), x.ne(1), x.le(1), x.lt(2), x.ge(0), (x > 0) & (x < 2),
+                              (x > 0) | (x < -1), ~(x > 0), (x > 0) ^ (x > 1), x // 2, x % 2, 7 // (x + 3),
+                              (x > 0).any(), (x > -5).all(), (x > 0).any(1), x.gt(0).sum(), (x > 0).all(0, True))
+    x = np.array([[0, 1, 2], [3, -1, 5]])
+    for ours, theirs in zip(snippet(tg, tg.tensor(x)), snippet(torch, torch.tensor(x))):
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert tg.tensor([1, 2]).equal(tg.tensor([1, 2])) and not tg.tensor([1, 2]).equal(tg.tensor([1]))
+    assert [10, 20, 30][tg.tensor(2)] == 30
+    with pytest.raises(TypeError):
+        len(tg.tensor(1.0))

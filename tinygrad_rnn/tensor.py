@@ -14,7 +14,7 @@ from .device import CPU, CUDA0
 from .ops import elementwise as E, linalg as L, shape as S
 from .tensor_convert import ConvertMethods
 from .tensor_inplace import InPlaceMethods
-from .tensor_methods import ReduceMethods, ShapeMethods
+from .tensor_methods import CompareMethods, ReduceMethods, ShapeMethods
 
 # How many differentiable in-place ops have run. Zero in ordinary programs, and then nothing
 # below pays for in-place support; see Tensor._record_inplace.
@@ -38,7 +38,7 @@ class Movable:
         return self.to(dtype=np.float32)
 
 
-class Tensor(Movable, ConvertMethods, ReduceMethods, ShapeMethods, InPlaceMethods):
+class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethods, InPlaceMethods):
     __slots__ = ("data", "grad", "requires_grad", "creator", "index", "_hooks", "_retain", "__weakref__")
     __array_ufunc__ = None  # ndarray + Tensor -> Tensor.__radd__, not an elementwise NumPy loop
 
@@ -122,6 +122,8 @@ class Tensor(Movable, ConvertMethods, ReduceMethods, ShapeMethods, InPlaceMethod
         return int(self.data.size)
 
     def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
     def __bool__(self):
@@ -229,21 +231,6 @@ class Tensor(Movable, ConvertMethods, ReduceMethods, ShapeMethods, InPlaceMethod
     def __rmatmul__(self, other): return L.MatMul.apply(other, self)
     def __neg__(self): return E.Neg.apply(self)
     def __getitem__(self, index): return S.GetItem.apply(self, index=raw_index(index, self.device))
-
-    # comparisons give plain (non-differentiable) boolean tensors
-    def _compare(self, other, op):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(op(self.data, other), None, 0)
-
-    def __lt__(self, other): return self._compare(other, lambda a, b: a < b)
-    def __le__(self, other): return self._compare(other, lambda a, b: a <= b)
-    def __gt__(self, other): return self._compare(other, lambda a, b: a > b)
-    def __ge__(self, other): return self._compare(other, lambda a, b: a >= b)
-    def __eq__(self, other): return self._compare(other, lambda a, b: a == b)
-    def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
-    __hash__ = object.__hash__  # hashed by identity (graph nodes), though == is elementwise
-    def any(self): return bool(self.data.any())
-    def all(self): return bool(self.data.all())
 
     # ---- elementwise -----------------------------------------------------------------------
     def exp(self): return E.Exp.apply(self)

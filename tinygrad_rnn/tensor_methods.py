@@ -29,6 +29,54 @@ def sizes_arg(sizes):
     return tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else tuple(sizes)
 
 
+class CompareMethods:
+    """Comparisons, logic and integer division: plain results outside the graph (their
+    gradient is zero almost everywhere), as in torch."""
+    __slots__ = ()
+
+    def _plain(self, other, op):
+        other = other.data if hasattr(other, "creator") else other
+        return type(self)._wrap(op(self.data, other), None, 0)
+
+    def __lt__(self, other): return self._plain(other, lambda a, b: a < b)
+    def __le__(self, other): return self._plain(other, lambda a, b: a <= b)
+    def __gt__(self, other): return self._plain(other, lambda a, b: a > b)
+    def __ge__(self, other): return self._plain(other, lambda a, b: a >= b)
+    def __eq__(self, other): return self._plain(other, lambda a, b: a == b)
+    def __ne__(self, other): return self._plain(other, lambda a, b: a != b)
+    __hash__ = object.__hash__  # hashed by identity (graph nodes), though == is elementwise
+    lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
+
+    def __and__(self, other): return self._plain(other, lambda a, b: a & b)
+    def __or__(self, other): return self._plain(other, lambda a, b: a | b)
+    def __xor__(self, other): return self._plain(other, lambda a, b: a ^ b)
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+    logical_and, logical_or = __and__, __or__
+
+    def __invert__(self): return self._plain(None, lambda a, _: ~a)
+    logical_not = bitwise_not = __invert__
+
+    def __floordiv__(self, other): return self._plain(other, lambda a, b: a // b)
+    def __rfloordiv__(self, other): return self._plain(other, lambda a, b: b // a)
+    def __mod__(self, other): return self._plain(other, lambda a, b: a % b)
+    floor_divide, remainder = __floordiv__, __mod__
+
+    def equal(self, other):
+        """True when both have the same shape and elements (a Python bool)."""
+        return self.shape == other.shape and bool((self.data == other.data).all())
+
+    def any(self, dim=None, keepdim=False):
+        return self._plain(None, lambda a, _: a.any(axis=dim, keepdims=keepdim))
+
+    def all(self, dim=None, keepdim=False):
+        return self._plain(None, lambda a, _: a.all(axis=dim, keepdims=keepdim))
+
+    def __index__(self):
+        if self.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+
 class ReduceMethods:
     """Reductions and orderings; ``max(dim)``/``min(dim)``/``topk``/``sort`` give (values, indices)."""
     __slots__ = ()
