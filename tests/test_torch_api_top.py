@@ -140,3 +140,20 @@ def test_multinomial_draws_by_weight():
         tg.multinomial(tg.ones(3), 4)
     with pytest.raises(RuntimeError):
         tg.multinomial(tg.tensor([1.0, -1.0]), 1)
+
+
+def test_device_objects_on_every_backend(device, tmp_path):
+    """Tensors report a tg.device, take one anywhere, and keep it through setitem, in-place ops,
+    promotion and a save/load round trip (map_location moves them to the CPU)."""
+    where = tg.device(device)
+    x = tg.zeros(2, 3, device=where)
+    assert x.device == where and x.is_cuda == (device == "cuda")
+    x[0] = tg.ones(3, device=where) * 2
+    x.add_(tg.tensor(1, device=where))
+    y = x * tg.tensor([1, 2, 3], device=where)
+    assert y.device == where and y.dtype == np.float32
+    assert y.to("cpu").device == "cpu" and y.new_zeros(2).device == where
+    tg.save({"y": y}, tmp_path / "y.pt")
+    assert tg.load(tmp_path / "y.pt")["y"].device == where
+    assert tg.load(tmp_path / "y.pt", map_location="cpu")["y"].device == "cpu"
+    np.testing.assert_array_equal(y.numpy(), [[3, 6, 9], [1, 2, 3]])
