@@ -307,3 +307,37 @@ def test_comparisons_logic_and_integer_division_as_torch():
     assert [10, 20, 30][tg.tensor(2)] == 30
     with pytest.raises(TypeError):
         len(tg.tensor(1.0))
+
+
+def _data_idioms(lib):
+    lib.manual_seed(0)
+    w = lib.tensor(A.copy(), dtype=lib.float64, requires_grad=True)
+    (w * w).sum().backward()
+    w.data.add_(w.grad, alpha=-0.1)                    # SGD written by hand, as torch examples do
+    w.data.mul_(2.0).sub_(w.grad.data, alpha=0.5)
+    w.data -= 0.01 * w.grad.data
+    w.grad.data.zero_()
+    before = w.data.clone()
+    b = lib.zeros(3, dtype=lib.float64, requires_grad=True)
+    b.data.copy_(lib.tensor([1.0, 2.0, 3.0]))
+    b.data.fill_(b.data[1].item())
+    b.data.clamp_(max=1.5)
+    loss = (w.sum() + b.sum())
+    return (w.detach().numpy().copy(), w.grad.detach().numpy().copy(), before.numpy(), b.detach().numpy().copy(),
+            np.array(loss.data.item()), np.array(w.data.dim()), np.array(w.data.numel()),
+            np.array(w.data.cpu().numpy().shape), np.array(w.is_leaf and w.requires_grad))
+
+
+def test_data_gives_torchs_in_place_idioms():
+    """``.data`` writes into the tensor outside autograd: hand-written SGD and weight copies."""
+    torch = pytest.importorskip("torch")
+    for ours, theirs in zip(_data_idioms(tg), _data_idioms(torch)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    p = tg.nn.Parameter(tg.ones(2))
+    assert p.data is p.data and isinstance(p.data, np.ndarray)
+    p.data.uniform_(-0.1, 0.1)
+    assert np.abs(p.numpy()).max() <= 0.1
+    p.data.normal_(5.0, 1e-6)
+    np.testing.assert_allclose(p.numpy(), 5.0, rtol=1e-4)
+    p.data = np.zeros(2, dtype=np.float32)
+    assert type(p._data) is np.ndarray and p.tolist() == [0.0, 0.0]

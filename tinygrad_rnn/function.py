@@ -95,16 +95,16 @@ class Function:
             if isinstance(x, Tensor):
                 if first is None:
                     first = x
-                elif type(x.data) is not type(first.data) and x.device != first.device:
+                elif type(x._data) is not type(first._data) and x.device != first.device:
                     raise RuntimeError(f"{cls.__name__}: tensors are on different devices "
                                        f"({first.device} and {x.device}); move them with .to(device)")
-                arrays.append(x.data)
+                arrays.append(x._data)
                 needs_input_grad.append(x.requires_grad)
             else:
                 arrays.append(x)
                 needs_input_grad.append(False)
         for i, x in enumerate(arrays):
-            if not hasattr(x, "shape") or type(x) is not type(first.data):
+            if not hasattr(x, "shape") or type(x) is not type(first._data):
                 arrays[i] = _constant(x, first)
         ctx = cls()
         try:
@@ -130,8 +130,8 @@ def _constant(value, like):
     if value is None:
         return None
     if isinstance(value, (int, float, bool)):
-        dtype = like.data.dtype
+        dtype = like._data.dtype
         if isinstance(value, float) and dtype.kind in "iub":
             dtype = np.float32
-        return backend.array_module(like.data).asarray(value, dtype=dtype)
+        return backend.array_module(like._data).asarray(value, dtype=dtype)
     return backend.to_device(value, like.device)

@@ -101,7 +101,7 @@ class _Pickler(pickle.Pickler):
         from .nn.modules.module import Parameter
         if isinstance(obj, Tensor):
             rebuild = _rebuild_parameter if isinstance(obj, Parameter) else _rebuild_tensor
-            return rebuild, (obj.data, obj.requires_grad)
+            return rebuild, (obj._data, obj.requires_grad)
         if isinstance(obj, np.generic) and obj.dtype.kind in "biufc":
             return _rebuild_scalar, (np.asarray(obj),)
         if isinstance(obj, np.dtype):
@@ -163,7 +163,7 @@ def _place(array, location, map_location):
     function(array, location)); by default where it was saved."""
     if callable(map_location):
         moved = map_location(array, location)
-        return moved.data if isinstance(moved, Tensor) else moved
+        return moved._data if isinstance(moved, Tensor) else moved
     target = location
     if isinstance(map_location, dict):
         target = map_location.get(location, map_location.get(f"{location}:0", location))

@@ -10,6 +10,7 @@ import gc
 import numpy as np
 
 from . import backend, dtypes, function
+from .data_array import DataArray, as_data, plain
 from .device import CPU, CUDA0
 from .ops import elementwise as E, linalg as L, shape as S
 from .tensor_convert import ConvertMethods
@@ -39,14 +40,13 @@ class Movable:
 
 
 class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethods, InPlaceMethods):
-    __slots__ = ("data", "grad", "requires_grad", "creator", "index", "_hooks", "_retain", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "creator", "index", "_hooks", "_retain", "_view", "__weakref__")
     __array_ufunc__ = None  # ndarray + Tensor -> Tensor.__radd__, not an elementwise NumPy loop
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         """Python numbers and lists become float32 (floats) or int64; arrays keep their dtype.
         Data goes to ``device``, else to the default device (CuPy arrays stay on the GPU)."""
-        if isinstance(data, Tensor):
-            data = data.data
+        data = data._data if isinstance(data, Tensor) else plain(data)
         dtype = dtypes.to_dtype(dtype)
         if not hasattr(data, "dtype"):
             data = np.asarray(data)
@@ -58,7 +58,7 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
         data = backend.array_module(data).asarray(data, dtype=dtype)
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {data.dtype}")
-        self.data, self.grad, self.requires_grad = data, None, bool(requires_grad)
+        self._data, self.grad, self.requires_grad = data, None, bool(requires_grad)
         self.creator, self.index, self._hooks, self._retain = None, 0, None, False
 
     @classmethod
@@ -66,8 +66,10 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
         """Fast constructor for op outputs: no conversion, no checks."""
         if isinstance(data, np.generic):
             data = np.asarray(data)
+        elif type(data) is DataArray:
+            data = data.view(np.ndarray)
         t = object.__new__(cls)
-        t.data, t.grad, t.requires_grad = data, None, creator is not None
+        t._data, t.grad, t.requires_grad = data, None, creator is not None
         t.creator, t.index, t._hooks, t._retain = creator, index, None, False
         if _inplace_serial and creator is not None:
             creator.epoch = _inplace_serial   # which versions of in-place-modified inputs it read
@@ -87,24 +89,41 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
             raise RuntimeError("a leaf tensor that requires grad is used in an in-place operation; "
                                "do it under tg.no_grad() (as optimizers do), or on a clone()")
         old = object.__new__(Tensor)
-        old.data, old.grad, old.requires_grad = self.data, None, self.requires_grad
+        old._data, old.grad, old.requires_grad = self._data, None, self.requires_grad
         old.creator, old.index, old._hooks, old._retain = self.creator, self.index, None, False
         _inplace_serial += 1
         result = op(old)
         result.creator.inplace_serial, result.creator.inplace_source = _inplace_serial, old
-        self.data, self.creator, self.index = result.data, result.creator, result.index
+        self._data, self.creator, self.index = result._data, result.creator, result.index
         self.requires_grad = True
         return self
 
+    @property
+    def data(self):
+        """This tensor's memory outside autograd: a NumPy view with torch's in-place methods
+        (``DataArray``, made once per array so ``x.data is x.data``), or the CuPy array.
+        Assigning ``x.data = array`` makes that array the tensor's values."""
+        view = getattr(self, "_view", None)
+        if view is None or view[0] is not self._data:
+            view = self._view = (self._data, as_data(self._data))
+        return view[1]
+
+    @data.setter
+    def data(self, array):
+        view = getattr(self, "_view", None)
+        if view is not None and array is view[1] and view[0] is self._data:
+            return                       # x.data += ... wrote in place and hands the view back
+        self._data = plain(array._data if isinstance(array, Tensor) else array)
+
     # ---- what it is ------------------------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
 
     @property
     def device(self):
         """A ``tg.device``; it equals its string, so ``x.device == "cpu"`` holds."""
-        return CPU if type(self.data) is np.ndarray or backend.device_of(self.data) == "cpu" else CUDA0
+        return CPU if type(self._data) is np.ndarray or backend.device_of(self._data) == "cpu" else CUDA0
 
     @property
     def is_cuda(self):
@@ -119,7 +138,7 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self):
-        return int(self.data.size)
+        return int(self._data.size)
 
     def __len__(self):
         if not self.shape:
@@ -127,7 +146,7 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
         return self.shape[0]
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
         return bool(self.item())
 
@@ -139,17 +158,17 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
 
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({backend.to_numpy(self.data)!r}, device='{self.device}'{grad})"
+        return f"Tensor({backend.to_numpy(self._data)!r}, device='{self.device}'{grad})"
 
     # ---- autograd --------------------------------------------------------------------------
     def detach(self):
         """The same data, cut from the graph: how truncated BPTT stops gradients between chunks."""
-        return Tensor._wrap(self.data, None, 0)
+        return Tensor._wrap(self._data, None, 0)
 
     def requires_grad_(self, flag=True):
         if not self.is_leaf:
             raise RuntimeError("requires_grad_ can only change leaf tensors; use detach() first")
-        if flag and self.data.dtype.kind != "f":
+        if flag and self._data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = flag
         return self
@@ -187,14 +206,14 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: no input of the "
                                "computation had requires_grad=True (or it ran under no_grad())")
-        xp = backend.array_module(self.data)
+        xp = backend.array_module(self._data)
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(f"backward() without a gradient needs a one-element tensor, got shape "
                                    f"{self.shape}; pass gradient= of that shape")
-            seed = xp.ones_like(self.data)
+            seed = xp.ones_like(self._data)
         else:
-            seed = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
+            seed = gradient._data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
             if seed.shape != self.shape:
                 raise ValueError(f"gradient has shape {seed.shape} but the tensor has shape {self.shape}")
             if backend.device_of(seed) != self.device:
@@ -225,8 +244,8 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
     def __rmul__(self, other): return E.Mul.apply(*_promoted(other, self))
     def __truediv__(self, other): return E.Div.apply(*_promoted(self, other, floating=True))
     def __rtruediv__(self, other): return E.Div.apply(*_promoted(other, self, floating=True))
-    def __pow__(self, other): return E.Pow.apply(*_promoted(self, other))
-    def __rpow__(self, other): return E.Pow.apply(*_promoted(other, self))
+    def __pow__(self, other): return _power(*_promoted(self, other))
+    def __rpow__(self, other): return _power(*_promoted(other, self))
     def __matmul__(self, other): return L.MatMul.apply(self, other)
     def __rmatmul__(self, other): return L.MatMul.apply(other, self)
     def __neg__(self): return E.Neg.apply(self)
@@ -256,11 +275,11 @@ def _promoted(a, b, floating=False):
     """The operands of a binary op, cast to the dtype torch gives the result (``dtypes``); with
     ``floating`` (true division) an integer result becomes float32. The common cases (same
     dtype, a Python number with a float tensor) return at once."""
-    if type(a) is type(b) and a.data.dtype == b.data.dtype and (not floating or a.data.dtype.kind == "f"):
+    if type(a) is type(b) and a._data.dtype == b._data.dtype and (not floating or a._data.dtype.kind == "f"):
         return a, b
-    if isinstance(a, Tensor) and type(b) in (float, int) and a.data.dtype.kind == "f":
+    if isinstance(a, Tensor) and type(b) in (float, int) and a._data.dtype.kind == "f":
         return a, b
-    if isinstance(b, Tensor) and type(a) in (float, int) and b.data.dtype.kind == "f":
+    if isinstance(b, Tensor) and type(a) in (float, int) and b._data.dtype.kind == "f":
         return a, b
     dtype = dtypes.result_type(a, b)
     if floating and dtype.kind != "f":
@@ -268,9 +287,17 @@ def _promoted(a, b, floating=False):
     return as_dtype(a, dtype), as_dtype(b, dtype)
 
 
+def _power(a, b):
+    """a ** b; NumPy raises bools to int8, torch keeps bool (True ** x is True, False ** x is not x)."""
+    out = E.Pow.apply(a, b)
+    if out._data.dtype != np.bool_ and getattr(a, "dtype", None) == np.bool_ and getattr(b, "dtype", np.bool_) == np.bool_:
+        return out.to(dtype=np.bool_)
+    return out
+
+
 def as_dtype(x, dtype):
     if isinstance(x, Tensor):
-        return x if x.data.dtype == dtype else x.to(dtype=dtype)
+        return x if x._data.dtype == dtype else x.to(dtype=dtype)
     if isinstance(x, np.generic):
         return np.asarray(x, dtype=dtype)
     if hasattr(x, "astype"):
@@ -325,7 +352,7 @@ def _run_backward(order, root, seed, retain_graph):
                 continue
             if _inplace_serial:
                 parent = version_read(node, parent)
-            if g.shape != parent.data.shape:
+            if g.shape != parent._data.shape:
                 raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
                                    f"{g.shape} for an input of shape {parent.shape}")
             if parent.creator is None:
@@ -367,7 +394,7 @@ def _run_hooks(t, g):
     for hook in t._hooks or ():
         result = hook(Tensor._wrap(g, None, 0))
         if result is not None:
-            g = result.data if isinstance(result, Tensor) else result
+            g = result._data if isinstance(result, Tensor) else result
     return g
 
 
@@ -380,12 +407,12 @@ def _store_grad(t, g):
     """Add ``g`` into ``t.grad`` (gradients accumulate across backward calls until zeroed).
     The first gradient is copied, since ops may hand the same array to several inputs and
     optimizers scale ``.grad`` in place."""
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
     if t.grad is None:
         t.grad = Tensor._wrap(g.copy(), None, 0)
     else:
-        t.grad.data = t.grad.data + g
+        t.grad._data = t.grad._data + g
 
 
 def raw_index(index, device):
@@ -394,7 +421,7 @@ def raw_index(index, device):
     out = []
     for i in items:
         if isinstance(i, Tensor):
-            i = i.data
+            i = i._data
         if isinstance(i, (list, np.ndarray)) or hasattr(i, "__cuda_array_interface__"):
             i = backend.to_device(np.asarray(i) if isinstance(i, list) else i, device)
             if i.dtype.kind not in "iub":

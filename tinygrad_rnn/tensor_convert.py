@@ -19,12 +19,12 @@ class ConvertMethods:
 
     def numpy(self):
         """The data as a NumPy array (a copy for CUDA tensors; the same memory on the CPU)."""
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self._data)
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self._data.reshape(()).item()
 
     def tolist(self):
         return self.numpy().tolist()
@@ -46,7 +46,7 @@ class ConvertMethods:
             out = ToDevice.apply(out, device=backend.check_device(device))
         if dtype is not None and np.dtype(dtype) != out.dtype:
             dtype = np.dtype(dtype)
-            out = Cast.apply(out, dtype=dtype) if dtype.kind == "f" else type(self)._wrap(out.data.astype(dtype), None, 0)
+            out = Cast.apply(out, dtype=dtype) if dtype.kind == "f" else type(self)._wrap(out._data.astype(dtype), None, 0)
         return out
 
     def long(self):

@@ -84,7 +84,7 @@ del _name, _doc
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Draw ``num_samples`` category indices from each row of non-negative weights ``input``
     (1-D: one distribution; 2-D: one per row). Returns int64 indices, as torch.multinomial."""
-    probs = backend.to_numpy(input.data if isinstance(input, Tensor) else np.asarray(input)).astype(np.float64)
+    probs = backend.to_numpy(input._data if isinstance(input, Tensor) else np.asarray(input)).astype(np.float64)
     if probs.ndim not in (1, 2):
         raise RuntimeError(f"multinomial expects a 1-D or 2-D tensor of weights, got {probs.ndim}-D")
     rows = probs.reshape(-1, probs.shape[-1])
@@ -135,7 +135,7 @@ def _typed(name, dtype):
         shape (zeros here: torch leaves it uninitialised)."""
         if len(args) == 1 and not isinstance(args[0], int):
             data = args[0]
-            return Tensor(data.data if isinstance(data, Tensor) else data, dtype=dtype, device=device)
+            return Tensor(data._data if isinstance(data, Tensor) else data, dtype=dtype, device=device)
         return Tensor(np.zeros(tuple(args), dtype=dtype), device=device)
     make.__name__ = make.__qualname__ = name
     make.__doc__ = make.__doc__.format(name=name)

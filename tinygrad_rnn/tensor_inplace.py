@@ -23,10 +23,10 @@ class InPlaceMethods:
         recorded = function.is_grad_enabled() and (
             self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
         if not recorded:
-            self._write(index, value.data if isinstance(value, Tensor) else value)
+            self._write(index, value._data if isinstance(value, Tensor) else value)
             return
         if not isinstance(value, Tensor):
-            value = Tensor(backend.to_device(np.asarray(value), backend.device_of(self.data)), dtype=self.dtype)
+            value = Tensor(backend.to_device(np.asarray(value), backend.device_of(self._data)), dtype=self.dtype)
         elif value.dtype != self.dtype:
             value = value.to(dtype=self.dtype)
         self._record_inplace(lambda old: I.SetItem.apply(old, value, index=index))
@@ -34,12 +34,12 @@ class InPlaceMethods:
     def _write(self, index, value):
         """Plain write, no graph. A tensor in a graph gets a fresh array, so arrays that the
         graph saved for backward stay as they were."""
-        if not hasattr(value, "shape") or backend.device_of(value) != backend.device_of(self.data):
-            value = backend.to_device(np.asarray(value), backend.device_of(self.data))
+        if not hasattr(value, "shape") or backend.device_of(value) != backend.device_of(self._data):
+            value = backend.to_device(np.asarray(value), backend.device_of(self._data))
         if self.creator is not None:
-            self.data = self.data.copy()
+            self._data = self._data.copy()
         try:
-            self.data[index] = value
+            self._data[index] = value
         except (IndexError, ValueError) as error:
             raise type(error)(f"cannot assign a value of shape {np.shape(value)} to index {index!r} "
                               f"of a tensor of shape {self.shape}: {error}") from None
@@ -54,8 +54,8 @@ class InPlaceMethods:
         if function.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
             return self._record_inplace(lambda old: op(old, other).to(dtype=self.dtype))
         with function.no_grad():
-            result = op(Tensor._wrap(self.data, None, 0), other)
-        self._write(Ellipsis, result.data)
+            result = op(Tensor._wrap(self._data, None, 0), other)
+        self._write(Ellipsis, result._data)
         return self
 
     def add_(self, other, *, alpha=1):
@@ -104,7 +104,7 @@ class InPlaceMethods:
     # ---- new tensors like this one (same dtype and device unless told) -----------------------
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
         from .tensor import Tensor
-        data = data.data if isinstance(data, Tensor) else data
+        data = data._data if isinstance(data, Tensor) else data
         return Tensor(backend.to_numpy(data) if hasattr(data, "shape") else data,
                       dtype=dtypes.to_dtype(dtype) or self.dtype, device=device or self.device,
                       requires_grad=requires_grad)

@@ -35,8 +35,8 @@ class CompareMethods:
     __slots__ = ()
 
     def _plain(self, other, op):
-        other = other.data if hasattr(other, "creator") else other
-        return type(self)._wrap(op(self.data, other), None, 0)
+        other = other._data if hasattr(other, "creator") else other
+        return type(self)._wrap(op(self._data, other), None, 0)
 
     def __lt__(self, other): return self._plain(other, lambda a, b: a < b)
     def __le__(self, other): return self._plain(other, lambda a, b: a <= b)
@@ -63,7 +63,7 @@ class CompareMethods:
 
     def equal(self, other):
         """True when both have the same shape and elements (a Python bool)."""
-        return self.shape == other.shape and bool((self.data == other.data).all())
+        return self.shape == other.shape and bool((self._data == other._data).all())
 
     def any(self, dim=None, keepdim=False):
         return self._plain(None, lambda a, _: a.any(axis=dim, keepdims=keepdim))
@@ -72,7 +72,7 @@ class CompareMethods:
         return self._plain(None, lambda a, _: a.all(axis=dim, keepdims=keepdim))
 
     def __index__(self):
-        if self.dtype.kind not in "iub" or self.data.size != 1:
+        if self.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
@@ -120,19 +120,19 @@ class ReduceMethods:
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
         """Index of the largest element (of the flattened tensor when ``dim`` is None); int64."""
-        return self._arg(backend.array_module(self.data).argmax, dim_arg(dim, axis), keepdim or keepdims)
+        return self._arg(backend.array_module(self._data).argmax, dim_arg(dim, axis), keepdim or keepdims)
 
     def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
-        return self._arg(backend.array_module(self.data).argmin, dim_arg(dim, axis), keepdim or keepdims)
+        return self._arg(backend.array_module(self._data).argmin, dim_arg(dim, axis), keepdim or keepdims)
 
     def _arg(self, find, dim, keepdim):
-        if self.data.size == 0:
+        if self._data.size == 0:
             raise RuntimeError("argmax/argmin of an empty tensor")
         if dim is None:
-            out = find(self.data)
+            out = find(self._data)
             out = out.reshape((1,) * self.ndim) if keepdim else out
         else:
-            out = find(self.data, axis=dim, keepdims=keepdim)
+            out = find(self._data, axis=dim, keepdims=keepdim)
         return type(self)._wrap(out.astype(np.int64), None, 0)
 
     def sort(self, dim=-1, descending=False, stable=False):
@@ -141,7 +141,7 @@ class ReduceMethods:
         return ValuesIndices(self.gather(dim, order), order)
 
     def argsort(self, dim=-1, descending=False, stable=False):
-        keys = self.data.astype(np.int64) if self.dtype.kind in "bu" else self.data
+        keys = self._data.astype(np.int64) if self.dtype.kind in "bu" else self._data
         order = backend.array_module(keys).argsort(-keys if descending else keys, axis=dim, kind="stable")
         return type(self)._wrap(order.astype(np.int64), None, 0)
 
@@ -297,11 +297,11 @@ class ShapeMethods:
         return S.Pad.apply(self, pad_width=tuple(map(tuple, pad_width)), value=value)
 
     def gather(self, dim, index):
-        index = index.data if hasattr(index, "creator") else index
+        index = index._data if hasattr(index, "creator") else index
         return lookup.Gather.apply(self, index, axis=dim)
 
     def masked_fill(self, mask, value):
-        mask = mask.data if hasattr(mask, "creator") else mask
+        mask = mask._data if hasattr(mask, "creator") else mask
         if mask.dtype != np.bool_:
             raise TypeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
         if hasattr(value, "creator"):
