@@ -99,6 +99,8 @@ CASES = [
                                       lib.matmul(x, x.t()), lib.mm(x, x.t()), lib.argmax(x, dim=1),
                                       lib.topk(x, 2).values, lib.sum(b, dim=1), lib.mean(x), lib.sqrt(x * x + 1),
                                       lib.clamp(x, min=0), lib.flatten(b, 1), lib.transpose(b, 0, 1))),
+    ("trig_triangles", lambda lib, x, b: (lib.sin(x), x.cos(), x.tril(), lib.triu(x, 1), b.tril(-1), x.triu(diagonal=-1),
+                                          lib.log(lib.tril(lib.ones(3, 3, dtype=lib.float64)) + 1))),
     ("arith_methods", lambda lib, x, b: (x.add(x, alpha=2), x.sub(1.5), x.mul(x), x.div(2), x.pow(2), x.neg(),
                                          x.norm(), x.norm(dim=1), x.square())),
     ("sizes", lambda lib, x, b: lib.tensor([float(x.size(1)), float(x.dim()), float(x.numel()), float(len(b)),
@@ -206,6 +208,12 @@ def test_inplace_ops_gradcheck(a, s):
         y.sub_(x)
         return first + second + y
     gradcheck(f, _leaf(a), _leaf(s))
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(shapes(min_dims=2, max_dims=3)), st.integers(-2, 2))
+def test_sin_cos_tril_triu_gradcheck(a, diagonal):
+    gradcheck(lambda x: (x.sin(), x.cos(), x.tril(diagonal), x.triu(diagonal)), _leaf(a))
 
 
 # ---- in-place and assignment rules ---------------------------------------------------------

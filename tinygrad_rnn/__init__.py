@@ -21,7 +21,7 @@ from .tensor import Tensor
 from .tensor_functions import *  # noqa: F401,F403  (tg.cat, tg.exp, tg.max, tg.from_numpy, ...)
 from .tensor_functions import chunk, split
 
-from . import cuda, dtypes as _dtypes, nn, optim, serialization
+from . import accelerator, cuda, dtypes as _dtypes, nn, onnx, optim, serialization
 
 __version__ = "0.1.0"
 

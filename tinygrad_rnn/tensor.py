@@ -12,7 +12,7 @@ import numpy as np
 from . import backend, dtypes, function
 from .data_array import DataArray, as_data, plain
 from .device import CPU, CUDA0
-from .ops import elementwise as E, linalg as L, shape as S
+from .ops import elementwise as E, linalg as L, shape as S, trig as T
 from .tensor_convert import ConvertMethods
 from .tensor_inplace import InPlaceMethods
 from .tensor_methods import CompareMethods, ReduceMethods, ShapeMethods
@@ -261,6 +261,8 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
     def relu(self): return E.Relu.apply(self)
     def maximum(self, other): return E.maximum(self, other)
     def minimum(self, other): return E.minimum(self, other)
+    def sin(self): return T.Sin.apply(self)
+    def cos(self): return T.Cos.apply(self)
     def neg(self): return -self
     def square(self): return self * self
     def add(self, other, *, alpha=1): return self + (other if alpha == 1 else other * alpha)

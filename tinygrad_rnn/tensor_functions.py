@@ -60,7 +60,8 @@ def _method(name, doc):
 
 _FORMS = {
     "exp": "e ** input", "log": "natural logarithm", "sqrt": "square root", "abs": "absolute value",
-    "tanh": "hyperbolic tangent", "sigmoid": "logistic sigmoid", "relu": "max(input, 0)",
+    "tanh": "hyperbolic tangent", "sin": "sine", "cos": "cosine", "tril": "lower triangle",
+    "triu": "upper triangle", "sigmoid": "logistic sigmoid", "relu": "max(input, 0)",
     "neg": "-input", "square": "input * input",
     "sum": "sum over dim", "mean": "mean over dim", "var": "variance", "std": "standard deviation",
     "max": "max, or (values, indices) with dim", "min": "min, or (values, indices) with dim",

@@ -308,6 +308,23 @@ class ShapeMethods:
             value = value.item()
         return I.MaskedFill.apply(self, mask, value=value)
 
+    def tril(self, diagonal=0):
+        """Zero above the ``diagonal``-th diagonal of the last two dims."""
+        return self._triangle(diagonal, lower=True)
+
+    def triu(self, diagonal=0):
+        """Zero below the ``diagonal``-th diagonal of the last two dims."""
+        return self._triangle(diagonal, lower=False)
+
+    def _triangle(self, diagonal, lower):
+        if self.ndim < 2:
+            raise RuntimeError(f"tril/triu need a tensor with at least 2 dimensions, got {self.ndim}")
+        xp = backend.array_module(self._data)
+        rows, cols = self.shape[-2:]
+        keep = (xp.tri(rows, cols, diagonal, dtype=bool) if lower
+                else ~xp.tri(rows, cols, diagonal - 1, dtype=bool))
+        return I.MaskedFill.apply(self, ~keep, value=0)
+
     def clone(self, *, memory_format=None):
         return I.Clone.apply(self)
 
