@@ -153,3 +153,40 @@ def test_save_to_a_path_is_atomic(tmp_path):
         tg.save({"bad": lambda: 0}, path)            # cannot be pickled: fails before writing
     assert tg.load(path) == {"step": 1}
     assert sorted(os.listdir(tmp_path)) == ["ckpt.pt"]
+
+
+class RecurrentModel(nn.Module):
+    """The layers a word-level language model uses, each kind once."""
+
+    def __init__(self):
+        super().__init__()
+        self.drop = nn.Dropout(0.1)
+        self.encoder = nn.Embedding(7, 4)
+        self.lstm, self.gru, self.rnn = nn.LSTM(4, 5), nn.GRU(5, 5), nn.RNN(5, 3)
+        self.decoder = nn.Linear(3, 7)
+
+    def forward(self, x):
+        h = self.lstm(self.drop(self.encoder(x)))[0]
+        return self.decoder(self.rnn(self.gru(h)[0])[0])
+
+
+def test_a_module_loads_with_its_classes_allowed_as_torch_examples_do(tmp_path):
+    """Allowing the model's own classes is enough: nothing else inside needs importing."""
+    tg.manual_seed(0)
+    model = RecurrentModel().eval()
+    with open(tmp_path / "model.pt", "wb") as f:
+        tg.save(model, f)
+    allowed = [RecurrentModel, nn.Dropout, nn.Linear, nn.GRU, nn.LSTM, nn.RNN, nn.Embedding]
+    with open(tmp_path / "model.pt", "rb") as f, serialization.safe_globals(allowed):
+        back = tg.load(f)
+    x = tg.tensor([[1, 2], [3, 6]])
+    np.testing.assert_array_equal(back(x).numpy(), model(x).numpy())
+
+
+def test_state_dict_round_trip_into_load_state_dict(tmp_path):
+    tg.manual_seed(0)
+    model, other = RecurrentModel(), RecurrentModel()
+    tg.save(model.state_dict(), tmp_path / "weights.pt")
+    other.load_state_dict(tg.load(tmp_path / "weights.pt"))
+    for (name, p), (_, q) in zip(model.named_parameters(), other.named_parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
