@@ -279,6 +279,8 @@ def test_detach_and_requires_grad_():
     (lambda x: x.var(1, unbiased=True, correction=0), TypeError),
     (lambda x: x.repeat(2), RuntimeError),
     (lambda x: tg.zeros(0).argmax(), RuntimeError),
+    (lambda x: x.view(tg.float32), TypeError),
+    (lambda x: x + [1, 2], TypeError),
 ])
 def test_bad_arguments_raise_clear_errors(call, error):
     with pytest.raises(error):

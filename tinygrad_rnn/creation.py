@@ -50,7 +50,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
                           dtype=dtypes.to_dtype(dtype)), requires_grad=requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+def zeros(*size, dtype=None, device=None, requires_grad=False):
     return full(_shape(size), 0, dtype=dtype or dtypes.DEFAULT_FLOAT, device=device, requires_grad=requires_grad)
 
 

@@ -38,8 +38,9 @@ def _tier(x):
         return 2, np.dtype(np.int64)
     if isinstance(x, (numbers.Real, np.floating)):
         return 2, DEFAULT_FLOAT
-    dtype = np.dtype(x.dtype)
-    return (0 if x.ndim else 1), dtype
+    if not hasattr(x, "dtype"):
+        raise TypeError(f"unsupported operand of type {type(x).__name__} (use a tensor or a number)")
+    return (0 if x.ndim else 1), np.dtype(x.dtype)
 
 
 def promote_types(a, b):

@@ -199,7 +199,7 @@ class ShapeMethods:
 
     def view(self, *shape):
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, tuple, list)):
-            return self.to(dtype=shape[0])   # view(dtype)
+            raise TypeError("view(dtype) reinterprets memory in torch and is not supported here; use .to(dtype)")
         return self.reshape(*shape)
 
     def view_as(self, other):
