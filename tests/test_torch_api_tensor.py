@@ -308,7 +308,10 @@ def test_comparisons_logic_and_integer_division_as_torch():
     torch = pytest.importorskip("torch")
     snippet = lambda lib, x: (x.eq(x * 0 + 1), x.gt(0), x.ne(1), x.le(1), x.lt(2), x.ge(0), (x > 0) & (x < 2),
                               (x > 0) | (x < -1), ~(x > 0), (x > 0) ^ (x > 1), x // 2, x % 2, 7 // (x + 3),
-                              (x > 0).any(), (x > -5).all(), (x > 0).any(1), x.gt(0).sum(), (x > 0).all(0, True))
+                              (x > 0).any(), (x > -5).all(), (x > 0).any(1), x.gt(0).sum(), (x > 0).all(0, True),
+                              lib.isnan(special(lib)), special(lib).isinf(), lib.isfinite(special(lib)),
+                              lib.stack(list(x)))
+    special = lambda lib: lib.tensor([1.0, float("inf"), float("nan"), -float("inf")])
     x = np.array([[0, 1, 2], [3, -1, 5]])
     for ours, theirs in zip(snippet(tg, tg.tensor(x)), snippet(torch, torch.tensor(x))):
         assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
@@ -317,6 +320,8 @@ def test_comparisons_logic_and_integer_division_as_torch():
     assert [10, 20, 30][tg.tensor(2)] == 30
     with pytest.raises(TypeError):
         len(tg.tensor(1.0))
+    with pytest.raises(TypeError):
+        iter(tg.tensor(1.0))
 
 
 def _data_idioms(lib):

@@ -75,7 +75,7 @@ _FORMS = {
     "masked_fill": "value where mask", "clone": "a copy", "add": "input + other", "sub": "input - other",
     "mul": "input * other", "div": "input / other", "pow": "input ** exponent", "matmul": "matrix product",
     "mm": "2-D matrix product", "bmm": "batched matrix product", "numel": "element count",
-    "maximum": "elementwise max", "minimum": "elementwise min"
+    "isnan": "where NaN", "isinf": "where infinite", "isfinite": "where finite", "maximum": "elementwise max", "minimum": "elementwise min"
 }
 for _name, _doc in _FORMS.items():
     globals()[_name] = _method(_name, f"``tg.{_name}(input, ...)`` = ``input.{_name}(...)``: {_doc}.")

@@ -71,6 +71,10 @@ class CompareMethods:
     def all(self, dim=None, keepdim=False):
         return self._plain(None, lambda a, _: a.all(axis=dim, keepdims=keepdim))
 
+    def isnan(self): return self._plain(None, lambda a, _: a != a)
+    def isinf(self): return self._plain(None, lambda a, _: backend.array_module(a).isinf(a))
+    def isfinite(self): return self._plain(None, lambda a, _: backend.array_module(a).isfinite(a))
+
     def __index__(self):
         if self.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
@@ -266,6 +270,11 @@ class ShapeMethods:
         if not (0 <= start and length >= 0 and start + length <= size):
             raise IndexError(f"narrow: start {start} and length {length} exceed dimension {dim} of size {size}")
         return self[(slice(None),) * dim + (slice(start, start + length),)]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
 
     def unbind(self, dim=0):
         """The slices along ``dim``, as a tuple (each without that dim)."""
