@@ -107,6 +107,8 @@ CASES = [
                                                    float(x.ndimension())], dtype=lib.float64),
                                        x.cumsum(0, dtype=lib.float32), x.softmax(1, dtype=lib.float32),
                                        x.sum(dtype=lib.float32), x.half().float())),
+    ("select", lambda lib, x, b: (x.index_select(1, lib.tensor([3, 0, 3])), lib.index_select(b, 0, lib.tensor([1])),
+                                  x.masked_select(lib.tensor(MASK)), b.masked_select(lib.tensor(MASK[0])))),
     ("more_inplace", lambda lib, x, b: ((x * 1.0).div_(2.0).clamp_(min=-0.3, max=0.4), (x + 0.0).clamp_(max=0.0),
                                         (x * 1).masked_fill_(lib.tensor(MASK), 3.0))),
     ("arith_methods", lambda lib, x, b: (x.add(x, alpha=2), x.sub(1.5), x.mul(x), x.div(2), x.pow(2), x.neg(),
@@ -350,7 +352,7 @@ def _data_idioms(lib):
     b.data.clamp_(max=1.5)
     loss = (w.sum() + b.sum())
     return (w.detach().numpy().copy(), w.grad.detach().numpy().copy(), before.numpy(), b.detach().numpy().copy(),
-            np.array(loss.data.item()), np.array(w.data.dim()), np.array(w.data.numel()),
+            np.array(loss.data.item()), np.array(w.grad.data.norm(2).item()), np.array(w.data.dim()), np.array(w.data.numel()),
             np.array(w.data.cpu().numpy().shape), np.array(w.is_leaf and w.requires_grad))
 
 

@@ -80,7 +80,9 @@ class DataArray(np.ndarray):
         return int(np.ndarray.__getattribute__(self, "size"))
 
     def norm(self, p=2):
-        return float(np.sum(np.abs(self) ** p) ** (1 / p))
+        """The p-norm of all elements, as a 0-d array (``.item()`` gives the number)."""
+        plain = self.view(np.ndarray)
+        return np.asarray(np.sum(np.abs(plain) ** p) ** (1 / p)).view(DataArray)
 
 
 def as_data(array):

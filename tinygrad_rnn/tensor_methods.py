@@ -309,6 +309,18 @@ class ShapeMethods:
         index = index._data if hasattr(index, "creator") else index
         return lookup.Gather.apply(self, index, axis=dim)
 
+    def index_select(self, dim, index):
+        """The entries ``index`` (a 1-D integer tensor) along ``dim``; repeats allowed."""
+        index = index._data if hasattr(index, "creator") else index
+        if getattr(index, "ndim", 1) != 1:
+            raise IndexError(f"index_select expects a 1-D index, got shape {index.shape}")
+        return self[(slice(None),) * (dim % self.ndim) + (index,)]
+
+    def masked_select(self, mask):
+        """The elements where ``mask`` (broadcast to this shape) is True, as a 1-D tensor."""
+        mask = mask._data if hasattr(mask, "creator") else mask
+        return self[backend.array_module(mask).broadcast_to(mask, self.shape)]
+
     def masked_fill(self, mask, value):
         mask = mask._data if hasattr(mask, "creator") else mask
         if mask.dtype != np.bool_:
