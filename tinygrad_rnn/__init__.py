@@ -19,7 +19,6 @@ from .ops.elementwise import where
 from .serialization import load, save
 from .tensor import Tensor
 from .tensor_functions import *  # noqa: F401,F403  (tg.cat, tg.exp, tg.max, tg.from_numpy, ...)
-from .tensor_functions import chunk, split
 
 from . import accelerator, cuda, dtypes as _dtypes, nn, onnx, optim, serialization
 

@@ -9,7 +9,7 @@ import gc
 
 import numpy as np
 
-from . import backend, dtypes, function
+from . import backend, dtypes
 from .data_array import DataArray, as_data, plain
 from .device import CPU, CUDA0
 from .ops import elementwise as E, linalg as L, shape as S, trig as T
