@@ -73,6 +73,16 @@ class InPlaceMethods:
     def clamp_(self, min=None, max=None):
         return self._update(lambda a, _: a.clamp(min, max), 0)
 
+    def exp_(self): return self._update(lambda a, _: a.exp(), 0)
+    def log_(self): return self._update(lambda a, _: a.log(), 0)
+    def sqrt_(self): return self._update(lambda a, _: a.sqrt(), 0)
+    def abs_(self): return self._update(lambda a, _: a.abs(), 0)
+    def neg_(self): return self._update(lambda a, _: -a, 0)
+    def tanh_(self): return self._update(lambda a, _: a.tanh(), 0)
+    def sigmoid_(self): return self._update(lambda a, _: a.sigmoid(), 0)
+    def relu_(self): return self._update(lambda a, _: a.relu(), 0)
+    def pow_(self, exponent): return self._update(lambda a, b: a ** b, exponent)
+
     def masked_fill_(self, mask, value):
         return self._update(lambda a, _: a.masked_fill(mask, value), 0)
 
