@@ -123,6 +123,11 @@ def test_from_numpy_shares_memory_and_as_tensor_copies_only_when_needed():
 def test_tensor_of_zero_d_tensors_and_typed_constructors():
     assert tg.tensor([tg.tensor(1.5), tg.tensor(2.5)]).tolist() == [1.5, 2.5]
     assert tg.LongTensor([1, 2]).dtype == np.int64 and tg.FloatTensor(2, 3).shape == (2, 3)
+    weight = tg.nn.Parameter(tg.Tensor(4, 3))          # the legacy constructor of custom cells: a shape
+    bias = tg.nn.Parameter(tg.Tensor(4))
+    assert weight.shape == (4, 3) and bias.shape == (4,) and bias.dtype == np.float32 and bias.requires_grad
+    with pytest.raises(TypeError, match="keywords"):
+        tg.Tensor([1.0], True)
     assert tg.tensor([1.0], requires_grad=True).requires_grad
     assert tg.is_tensor(tg.ones(1)) and not tg.is_tensor(np.ones(1))
 

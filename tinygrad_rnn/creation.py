@@ -38,6 +38,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         data = data.copy()
     else:
         data = _plain(data)
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = np.asarray(data)        # a value (Tensor(3) would be a shape)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 

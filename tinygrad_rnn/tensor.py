@@ -43,9 +43,14 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
     __slots__ = ("_data", "grad", "requires_grad", "creator", "index", "_hooks", "_retain", "_view", "__weakref__")
     __array_ufunc__ = None  # ndarray + Tensor -> Tensor.__radd__, not an elementwise NumPy loop
 
-    def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        """Python numbers and lists become float32 (floats) or int64; arrays keep their dtype.
-        Data goes to ``device``, else to the default device (CuPy arrays stay on the GPU)."""
+    def __init__(self, data, *sizes, requires_grad=False, dtype=None, device=None):
+        """Python floats and lists become float32 (floats) or int64; arrays keep their dtype.
+        Data goes to ``device``, else to the default device (CuPy arrays stay on the GPU).
+        Ints alone are a shape, as torch's legacy ``Tensor(4, 3)``: zeros of that shape."""
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = np.zeros((data, *sizes), dtype=dtypes.to_dtype(dtype) or dtypes.DEFAULT_FLOAT)
+        elif sizes:
+            raise TypeError("Tensor(data, ...): flags are keywords (requires_grad=, dtype=, device=)")
         data = data._data if isinstance(data, Tensor) else plain(data)
         dtype = dtypes.to_dtype(dtype)
         if not hasattr(data, "dtype"):

@@ -119,7 +119,8 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtypes.to_dtype(dtype)) == data.dtype) \
             and (device is None or backend.check_device(device) == "cpu"):
         return Tensor._wrap(data, None, 0)
-    return Tensor(data, dtype=dtype, device=device)
+    from .creation import tensor
+    return tensor(data, dtype=dtype, device=device)
 
 
 def is_tensor(obj):

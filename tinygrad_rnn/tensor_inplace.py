@@ -113,10 +113,8 @@ class InPlaceMethods:
 
     # ---- new tensors like this one (same dtype and device unless told) -----------------------
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-        from .tensor import Tensor
-        data = data._data if isinstance(data, Tensor) else data
-        return Tensor(backend.to_numpy(data) if hasattr(data, "shape") else data,
-                      dtype=dtypes.to_dtype(dtype) or self.dtype, device=device or self.device,
+        from .creation import tensor
+        return tensor(data, dtype=dtypes.to_dtype(dtype) or self.dtype, device=device or self.device,
                       requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
