@@ -327,7 +327,8 @@ def test_comparisons_logic_and_integer_division_as_torch():
                               (x > 0) | (x < -1), ~(x > 0), (x > 0) ^ (x > 1), x // 2, x % 2, 7 // (x + 3),
                               (x > 0).any(), (x > -5).all(), (x > 0).any(1), x.gt(0).sum(), (x > 0).all(0, True),
                               lib.isnan(special(lib)), special(lib).isinf(), lib.isfinite(special(lib)),
-                              lib.stack(list(x)))
+                              lib.stack(list(x)), x.logical_and(x - 1), x.logical_or(x * 0), x.logical_not(),
+                              x.bitwise_and(6), (x > 1).bitwise_not())
     special = lambda lib: lib.tensor([1.0, float("inf"), float("nan"), -float("inf")])
     x = np.array([[0, 1, 2], [3, -1, 5]])
     for ours, theirs in zip(snippet(tg, tg.tensor(x)), snippet(torch, torch.tensor(x))):

@@ -51,10 +51,14 @@ class CompareMethods:
     def __or__(self, other): return self._plain(other, lambda a, b: a | b)
     def __xor__(self, other): return self._plain(other, lambda a, b: a ^ b)
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-    logical_and, logical_or = __and__, __or__
+    bitwise_and, bitwise_or, bitwise_xor = __and__, __or__, __xor__
 
     def __invert__(self): return self._plain(None, lambda a, _: ~a)
-    logical_not = bitwise_not = __invert__
+    bitwise_not = __invert__
+
+    def logical_and(self, other): return self._plain(other, lambda a, b: (a != 0) & (b != 0))
+    def logical_or(self, other): return self._plain(other, lambda a, b: (a != 0) | (b != 0))
+    def logical_not(self): return self._plain(None, lambda a, _: a == 0)
 
     def __floordiv__(self, other): return self._plain(other, lambda a, b: a // b)
     def __rfloordiv__(self, other): return self._plain(other, lambda a, b: b // a)
