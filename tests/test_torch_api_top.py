@@ -162,3 +162,27 @@ def test_device_objects_on_every_backend(device, tmp_path):
     assert tg.load(tmp_path / "y.pt")["y"].device == where
     assert tg.load(tmp_path / "y.pt", map_location="cpu")["y"].device == "cpu"
     np.testing.assert_array_equal(y.numpy(), [[3, 6, 9], [1, 2, 3]])
+
+
+def _autograd_snippet(lib):
+    x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    w = lib.tensor([1.5, 0.25, -0.5], dtype=lib.float64, requires_grad=True)
+    h = (x * w).tanh()
+    loss = (h * h).sum()
+    gx, gh = lib.autograd.grad(loss, [x, h], retain_graph=True)
+    (gw,) = lib.autograd.grad([loss, h.sum()], [w])
+    v = lib.autograd.Variable(lib.ones(2), requires_grad=True)
+    return gx, gh, gw, v, x.grad
+
+
+def test_autograd_grad_and_variable_as_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _autograd_snippet(tg), _autograd_snippet(torch)
+    for o, t in zip(ours[:3], theirs[:3]):
+        np.testing.assert_allclose(o.numpy(), t.numpy(), rtol=1e-12)
+    assert ours[3].requires_grad and ours[3].is_leaf and ours[4] is None and theirs[4] is None
+    x = tg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        tg.autograd.grad((x * 2).sum(), [x, tg.ones(2, requires_grad=True)])
+    with pytest.raises(NotImplementedError):
+        tg.autograd.grad((x * 2).sum(), x, create_graph=True)

@@ -20,7 +20,7 @@ from .serialization import load, save
 from .tensor import Tensor
 from .tensor_functions import *  # noqa: F401,F403  (tg.cat, tg.exp, tg.max, tg.from_numpy, ...)
 
-from . import accelerator, cuda, dtypes as _dtypes, nn, onnx, optim, serialization
+from . import accelerator, autograd, cuda, dtypes as _dtypes, nn, onnx, optim, serialization
 
 __version__ = "0.1.0"
 
