@@ -328,7 +328,8 @@ def test_comparisons_logic_and_integer_division_as_torch():
                               (x > 0).any(), (x > -5).all(), (x > 0).any(1), x.gt(0).sum(), (x > 0).all(0, True),
                               lib.isnan(special(lib)), special(lib).isinf(), lib.isfinite(special(lib)),
                               lib.stack(list(x)), x.logical_and(x - 1), x.logical_or(x * 0), x.logical_not(),
-                              x.bitwise_and(6), (x > 1).bitwise_not())
+                              x.bitwise_and(6), (x > 1).bitwise_not(), x.nonzero(), lib.argwhere(x > 1),
+                              *x.nonzero(as_tuple=True))
     special = lambda lib: lib.tensor([1.0, float("inf"), float("nan"), -float("inf")])
     x = np.array([[0, 1, 2], [3, -1, 5]])
     for ours, theirs in zip(snippet(tg, tg.tensor(x)), snippet(torch, torch.tensor(x))):
@@ -336,6 +337,9 @@ def test_comparisons_logic_and_integer_division_as_torch():
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     assert tg.tensor([1, 2]).equal(tg.tensor([1, 2])) and not tg.tensor([1, 2]).equal(tg.tensor([1]))
     assert [10, 20, 30][tg.tensor(2)] == 30
+    one_hot = tg.zeros(3, 1, 5)
+    one_hot[1][0][2] = 1.0                    # chained indexing writes through views, as in torch
+    assert one_hot.nonzero().tolist() == [[1, 0, 2]]
     with pytest.raises(TypeError):
         len(tg.tensor(1.0))
     with pytest.raises(TypeError):

@@ -75,7 +75,7 @@ _FORMS = {
     "masked_fill": "value where mask", "index_select": "entries along dim", "masked_select": "elements where mask", "clone": "a copy", "add": "input + other", "sub": "input - other",
     "mul": "input * other", "div": "input / other", "pow": "input ** exponent", "matmul": "matrix product",
     "mm": "2-D matrix product", "bmm": "batched matrix product", "numel": "element count",
-    "isnan": "where NaN", "isinf": "where infinite", "isfinite": "where finite", "maximum": "elementwise max", "minimum": "elementwise min"
+    "isnan": "where NaN", "isinf": "where infinite", "isfinite": "where finite", "nonzero": "indices of non-zeros", "argwhere": "indices of non-zeros", "maximum": "elementwise max", "minimum": "elementwise min"
 }
 for _name, _doc in _FORMS.items():
     globals()[_name] = _method(_name, f"``tg.{_name}(input, ...)`` = ``input.{_name}(...)``: {_doc}.")

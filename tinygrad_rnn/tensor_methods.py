@@ -79,6 +79,16 @@ class CompareMethods:
     def isinf(self): return self._plain(None, lambda a, _: backend.array_module(a).isinf(a))
     def isfinite(self): return self._plain(None, lambda a, _: backend.array_module(a).isfinite(a))
 
+    def nonzero(self, *, as_tuple=False):
+        """Indices of the non-zero elements: an (n, ndim) int64 tensor, or one 1-D tensor per dim."""
+        xp = backend.array_module(self._data)
+        where = xp.nonzero(self._data)
+        if as_tuple:
+            return tuple(type(self)._wrap(w.astype(np.int64), None, 0) for w in where)
+        return type(self)._wrap(xp.stack(where, axis=1).astype(np.int64), None, 0)
+
+    argwhere = nonzero
+
     def __index__(self):
         if self.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
