@@ -112,6 +112,12 @@ CASES = [
     ("unary_inplace", lambda lib, x, b: ((x * 1.0).tanh_(), (x * 1.0).exp_(), (x * 1.0).sigmoid_(), (x.abs() + 1).log_(),
                                          (x.abs() + 1).sqrt_(), (x * 1.0).abs_(), (x * 1.0).neg_().relu_(),
                                          (x * 1.0).pow_(2))),
+    ("scatter", lambda lib, x, b: (x.scatter(1, lib.tensor([[0, 1], [2, 3], [3, 0]]), (x * 3)[:, :2]),
+                                   lib.zeros(3, 5, dtype=lib.float64).scatter_(1, lib.tensor([[1], [4], [0]]), 1.0),
+                                   x.scatter_add(0, lib.tensor([[0, 0, 2, 1], [0, 2, 2, 1]]), x[:2] * 2),
+                                   lib.scatter_add(x, 1, lib.tensor([[0, 0], [1, 1], [3, 3]]), x[:, :2]),
+                                   (x * 1.0).scatter_add_(1, lib.tensor([[3], [3], [0]]), x[:, :1] * -1),
+                                   x.scatter(0, lib.tensor([[2, 1, 0, 2]]), value=0.5))),
     ("more_inplace", lambda lib, x, b: ((x * 1.0).div_(2.0).clamp_(min=-0.3, max=0.4), (x + 0.0).clamp_(max=0.0),
                                         (x * 1).masked_fill_(lib.tensor(MASK), 3.0))),
     ("arith_methods", lambda lib, x, b: (x.add(x, alpha=2), x.sub(1.5), x.mul(x), x.div(2), x.pow(2), x.neg(),
@@ -231,6 +237,23 @@ def test_inplace_ops_gradcheck(a, s):
 @given(arrays(shapes(min_dims=2, max_dims=3)), st.integers(-2, 2))
 def test_sin_cos_tril_triu_gradcheck(a, diagonal):
     gradcheck(lambda x: (x.sin(), x.cos(), x.tril(diagonal), x.triu(diagonal)), _leaf(a))
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(shapes(min_dims=1, max_dims=3)), st.data())
+def test_scatter_gradcheck(a, data):
+    """Distinct positions for scatter (duplicates are undefined in torch), any for scatter_add."""
+    dim = data.draw(st.integers(0, a.ndim - 1))
+    n = a.shape[dim]
+    rows = data.draw(st.integers(1, n))
+    shape = a.shape[:dim] + (rows,) + a.shape[dim + 1:]
+    perm = np.argsort(data.draw(arrays(st.just(shape))), axis=dim)[(slice(None),) * dim + (slice(0, rows),)]
+    index = tg.tensor(np.take_along_axis(np.broadcast_to(np.arange(n).reshape((-1,) + (1,) * (a.ndim - dim - 1)),
+                                                         a.shape), perm, axis=dim))
+    dup = tg.tensor(data.draw(st.lists(st.integers(0, n - 1), min_size=int(np.prod(shape)),
+                                       max_size=int(np.prod(shape)))), dtype=tg.int64).reshape(shape)
+    src = data.draw(arrays(st.just(a.shape)))
+    gradcheck(lambda x, s: (x.scatter(dim, index, s), x.scatter_add(dim, dup, s)), _leaf(a), _leaf(src))
 
 
 # ---- in-place and assignment rules ---------------------------------------------------------

@@ -72,7 +72,7 @@ _FORMS = {
     "reshape": "reshape", "flatten": "flatten dims", "squeeze": "drop size-1 dims", "unsqueeze": "add a size-1 dim",
     "transpose": "swap two dims", "permute": "reorder dims", "t": "transpose a matrix", "narrow": "a slice of dim",
     "unbind": "slices along dim", "flip": "reverse dims", "gather": "pick along dim by index",
-    "masked_fill": "value where mask", "index_select": "entries along dim", "masked_select": "elements where mask", "clone": "a copy", "add": "input + other", "sub": "input - other",
+    "masked_fill": "value where mask", "index_select": "entries along dim", "scatter": "write at index", "scatter_add": "add at index", "masked_select": "elements where mask", "clone": "a copy", "add": "input + other", "sub": "input - other",
     "mul": "input * other", "div": "input / other", "pow": "input ** exponent", "matmul": "matrix product",
     "mm": "2-D matrix product", "bmm": "batched matrix product", "numel": "element count",
     "isnan": "where NaN", "isinf": "where infinite", "isfinite": "where finite", "nonzero": "indices of non-zeros", "argwhere": "indices of non-zeros", "maximum": "elementwise max", "minimum": "elementwise min"

@@ -83,6 +83,12 @@ class InPlaceMethods:
     def relu_(self): return self._update(lambda a, _: a.relu(), 0)
     def pow_(self, exponent): return self._update(lambda a, b: a ** b, exponent)
 
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return self._update(lambda a, _: a.scatter(dim, index, src, value=value, reduce=reduce), 0)
+
+    def scatter_add_(self, dim, index, src):
+        return self._update(lambda a, _: a.scatter_add(dim, index, src), 0)
+
     def masked_fill_(self, mask, value):
         return self._update(lambda a, _: a.masked_fill(mask, value), 0)
 

@@ -323,6 +323,22 @@ class ShapeMethods:
         index = index._data if hasattr(index, "creator") else index
         return lookup.Gather.apply(self, index, axis=dim)
 
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        """A copy with ``src`` (or ``value``) written at ``index`` along ``dim`` (torch.scatter)."""
+        return self._scatter(dim, index, value if src is None else src, add=reduce == "add")
+
+    def scatter_add(self, dim, index, src):
+        """A copy with ``src`` added at ``index`` along ``dim``; repeated indices add up."""
+        return self._scatter(dim, index, src, add=True)
+
+    def _scatter(self, dim, index, src, add):
+        if src is None:
+            raise TypeError("scatter needs src (a tensor) or value (a number)")
+        index = index._data if hasattr(index, "creator") else index
+        if not hasattr(src, "creator"):
+            src = type(self)._wrap(backend.array_module(self._data).asarray(src, dtype=self.dtype), None, 0)
+        return I.Scatter.apply(self, src.to(dtype=self.dtype), index, axis=dim, add=add)
+
     def index_select(self, dim, index):
         """The entries ``index`` (a 1-D integer tensor) along ``dim``; repeats allowed."""
         index = index._data if hasattr(index, "creator") else index

@@ -63,3 +63,48 @@ class CumSum(Function):
     def backward(self, g):
         xp = array_module(g)
         return xp.flip(xp.cumsum(xp.flip(g, self.axis), axis=self.axis), self.axis)
+
+
+def _scatter_where(xp, index, axis):
+    """The full index tuple that puts element ``i`` of ``index`` at ``index[i]`` along ``axis``."""
+    where = list(xp.ix_(*[xp.arange(n) for n in index.shape]))
+    where[axis] = index
+    return tuple(where)
+
+
+class Scatter(Function):
+    """``out = a`` with ``out[..., index[i], ...] = src[i]`` along ``axis`` (torch.scatter), or
+    added there with ``add=True`` (scatter_add). ``src`` may be larger than ``index``; only the
+    part ``index`` covers is used, as in torch."""
+
+    def forward(self, a, src, index, axis, add=False):
+        if index.dtype.kind not in "iu":
+            raise TypeError(f"scatter index must be an integer tensor, got dtype {index.dtype}")
+        if index.ndim != a.ndim:
+            raise ValueError(f"scatter: index of shape {index.shape} needs {a.ndim} dimensions")
+        xp = array_module(a)
+        self.where, self.add, self.src_shape = _scatter_where(xp, index, axis % a.ndim), add, src.shape
+        window = tuple(slice(0, n) for n in index.shape)
+        part = xp.broadcast_to(src, index.shape) if src.ndim == 0 else src[window]
+        out = a.copy()
+        if add:
+            xp.add.at(out, self.where, part)
+        else:
+            out[self.where] = part
+        return out
+
+    def backward(self, g):
+        xp = array_module(g)
+        ga = gs = None
+        if self.needs_input_grad[0]:
+            ga = g.copy()
+            if not self.add:
+                ga[self.where] = 0
+        if self.needs_input_grad[1]:
+            picked = g[self.where]                      # one gradient per index entry
+            if not self.src_shape:
+                gs = picked.sum()
+            else:
+                gs = xp.zeros(self.src_shape, dtype=g.dtype)
+                gs[tuple(slice(0, n) for n in picked.shape)] = picked
+        return ga, gs
