@@ -148,7 +148,7 @@ def test_detach_cuts_the_graph_and_shares_data(device):
     (x * d).sum().backward()            # d is a constant: dx = d
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 6.0])
     y = x * 1
-    assert y.detach().data is y.data
+    assert y.detach()._data is y._data
 
 
 def test_tensors_without_requires_grad_get_no_grad(device):

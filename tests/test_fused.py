@@ -335,14 +335,14 @@ def test_fused_lstm_node_keeps_only_what_bptt_needs(P, lengths):
     saved = saved_arrays(node)
     shapes = {k: v.shape for k, v in saved.items() if k != "valid"}
     assert shapes == {"x": (T, B, I), "gates": (T, B, 4 * H), "c": (T + 1, B, H), "h": (T + 1, B, Hout)}
-    assert saved["x"] is x.data                                     # a reference, not a copy
+    assert saved["x"] is x._data                                    # a reference, not a copy
     assert (lengths is None) == (node.saved[0]["valid"] is None)
     if lengths is not None:
         assert node.saved[0]["valid"].shape == (T, B, 1) and node.saved[0]["valid"].dtype == np.bool_
     # weights are referenced, never copied
     for name, value in node.saved[0]["params"].items():
         if value is not None:
-            assert any(value is p.data for p in node.parents if isinstance(p, Tensor)), name
+            assert any(value is p._data for p in node.parents if isinstance(p, Tensor)), name
 
 
 @pytest.mark.parametrize("T, K", [(7, 1), (7, 2), (7, 3), (7, 7), (7, 10), (8, 4)])

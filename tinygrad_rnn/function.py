@@ -108,16 +108,16 @@ class Function:
             if isinstance(x, Tensor):
                 if first is None:
                     first = x
-                elif type(x.data) is not type(first.data) and x.device != first.device:
+                elif type(x._data) is not type(first._data) and x.device != first.device:
                     raise RuntimeError(f"{cls.__name__}: tensors are on different devices "
                                        f"({first.device} and {x.device}); move them with .to(device)")
-                arrays.append(x.data)
+                arrays.append(x._data)
                 needs_input_grad.append(x.requires_grad)
             else:
                 arrays.append(x)
                 needs_input_grad.append(False)
         for i, x in enumerate(arrays):
-            if not hasattr(x, "shape") or type(x) is not type(first.data):
+            if not hasattr(x, "shape") or type(x) is not type(first._data):
                 arrays[i] = _constant(x, first)
         ctx = cls()
         try:
@@ -143,10 +143,10 @@ def _constant(value, like):
     if value is None:
         return None
     if isinstance(value, (int, float, bool)):
-        dtype = like.data.dtype
+        dtype = like._data.dtype
         if isinstance(value, float) and dtype.kind in "iub":
             dtype = np.float32
-        return backend.array_module(like.data).asarray(value, dtype=dtype)
+        return backend.array_module(like._data).asarray(value, dtype=dtype)
     return backend.to_device(value, like.device)
 
 
@@ -209,7 +209,9 @@ def _run_backward(order, root, seed, retain_graph):
         for parent, g, needed in zip(node.parents, in_grads, node.needs_input_grad):
             if not needed or g is None:
                 continue
-            if g.shape != parent.data.shape:
+            if _tensor._inplace_serial:
+                parent = version_read(node, parent)
+            if g.shape != parent._data.shape:
                 raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
                                    f"{g.shape} for an input of shape {parent.shape}")
             if parent.creator is None:
@@ -221,6 +223,15 @@ def _run_backward(order, root, seed, retain_graph):
             node.release()
     for leaf, g in leaf_grads.items():
         _accumulate_leaf(leaf, g)
+
+
+def version_read(node, parent):
+    """The version of ``parent`` that ``node`` read: in-place ops made after ``node`` moved the
+    Tensor object on, so step back through them (see Tensor._record_inplace)."""
+    epoch = getattr(node, "epoch", 0)
+    while parent.creator is not None and getattr(parent.creator, "inplace_serial", 0) > epoch:
+        parent = parent.creator.inplace_source
+    return parent
 
 
 def _output_grads(node, grads):
@@ -242,7 +253,7 @@ def _run_hooks(t, g):
     for hook in t._hooks or ():
         result = hook(_tensor.Tensor._wrap(g, None, 0))
         if result is not None:
-            g = result.data if isinstance(result, _tensor.Tensor) else result
+            g = result._data if isinstance(result, _tensor.Tensor) else result
     return g
 
 
@@ -255,9 +266,9 @@ def _store_grad(t, g):
     """Add ``g`` into ``t.grad`` (gradients accumulate across backward calls until zeroed).
     The first gradient is copied, since ops may hand the same array to several inputs and
     optimizers scale ``.grad`` in place."""
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
     if t.grad is None:
         t.grad = _tensor.Tensor._wrap(g.copy(), None, 0)
     else:
-        t.grad.data = t.grad.data + g
+        t.grad._data = t.grad._data + g

@@ -7,11 +7,17 @@ gradients of tensors used more than once (the shared weights of BPTT).
 """
 import numpy as np
 
-from . import backend
-from . import function
-from .ops import elementwise as E, linalg as L, lookup, loss as N, reduce as R, shape as S
+from . import backend, dtypes, function
+from .data_array import DataArray, as_data, plain
+from .device import CPU, CUDA0
+from .ops import elementwise as E, linalg as L, shape as S, trig as T
+from .tensor_convert import ConvertMethods
+from .tensor_inplace import InPlaceMethods
+from .tensor_methods import CompareMethods, ReduceMethods, ShapeMethods
 
-float32, float64, int64, int32, bool_ = np.float32, np.float64, np.int64, np.int32, np.bool_
+# How many differentiable in-place ops have run. Zero in ordinary programs, and then nothing
+# below pays for in-place support; see Tensor._record_inplace.
+_inplace_serial = 0
 
 
 class Movable:
@@ -31,15 +37,20 @@ class Movable:
         return self.to(dtype=np.float32)
 
 
-class Tensor(Movable):
-    __slots__ = ("data", "grad", "requires_grad", "creator", "index", "_hooks", "_retain", "__weakref__")
+class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethods, InPlaceMethods):
+    __slots__ = ("_data", "grad", "requires_grad", "creator", "index", "_hooks", "_retain", "_view", "__weakref__")
     __array_ufunc__ = None  # ndarray + Tensor -> Tensor.__radd__, not an elementwise NumPy loop
 
-    def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        """Python numbers and lists become float32 (floats) or int64; arrays keep their dtype.
-        Data goes to ``device``, else to the default device (CuPy arrays stay on the GPU)."""
-        if isinstance(data, Tensor):
-            data = data.data
+    def __init__(self, data, *sizes, requires_grad=False, dtype=None, device=None):
+        """Python floats and lists become float32 (floats) or int64; arrays keep their dtype.
+        Data goes to ``device``, else to the default device (CuPy arrays stay on the GPU).
+        Ints alone are a shape, as torch's legacy ``Tensor(4, 3)``: zeros of that shape."""
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = np.zeros((data, *sizes), dtype=dtypes.to_dtype(dtype) or dtypes.DEFAULT_FLOAT)
+        elif sizes:
+            raise TypeError("Tensor(data, ...): flags are keywords (requires_grad=, dtype=, device=)")
+        data = data._data if isinstance(data, Tensor) else plain(data)
+        dtype = dtypes.to_dtype(dtype)
         if not hasattr(data, "dtype"):
             data = np.asarray(data)
             if dtype is None and data.dtype == np.float64:
@@ -50,7 +61,7 @@ class Tensor(Movable):
         data = backend.array_module(data).asarray(data, dtype=dtype)
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {data.dtype}")
-        self.data, self.grad, self.requires_grad = data, None, bool(requires_grad)
+        self._data, self.grad, self.requires_grad = data, None, bool(requires_grad)
         self.creator, self.index, self._hooks, self._retain = None, 0, None, False
 
     @classmethod
@@ -58,20 +69,68 @@ class Tensor(Movable):
         """Fast constructor for op outputs: no conversion, no checks."""
         if isinstance(data, np.generic):
             data = np.asarray(data)
+        elif type(data) is DataArray:
+            data = data.view(np.ndarray)
         t = object.__new__(cls)
-        t.data, t.grad, t.requires_grad = data, None, creator is not None
+        t._data, t.grad, t.requires_grad = data, None, creator is not None
         t.creator, t.index, t._hooks, t._retain = creator, index, None, False
+        if _inplace_serial and creator is not None:
+            creator.epoch = _inplace_serial   # which versions of in-place-modified inputs it read
         return t
 
+    def _record_inplace(self, op):
+        """Differentiable in-place op: ``self`` becomes ``op(old)``, where ``old`` is a new
+        Tensor holding self's previous value and place in the graph.
+
+        Ops made earlier list this same Tensor object among their inputs but read the old
+        value. So each node is stamped with the in-place count at its creation (``epoch``),
+        the in-place node with its own number, and backward sends a gradient from an older
+        node back to the version it read (``version_read``). Returns self.
+        """
+        global _inplace_serial
+        if self.creator is None and self.requires_grad:
+            raise RuntimeError("a leaf tensor that requires grad is used in an in-place operation; "
+                               "do it under tg.no_grad() (as optimizers do), or on a clone()")
+        old = object.__new__(Tensor)
+        old._data, old.grad, old.requires_grad = self._data, None, self.requires_grad
+        old.creator, old.index, old._hooks, old._retain = self.creator, self.index, None, False
+        _inplace_serial += 1
+        result = op(old)
+        result.creator.inplace_serial, result.creator.inplace_source = _inplace_serial, old
+        self._data, self.creator, self.index = result._data, result.creator, result.index
+        self.requires_grad = True
+        return self
+
+    @property
+    def data(self):
+        """This tensor's memory outside autograd: a NumPy view with torch's in-place methods
+        (``DataArray``, made once per array so ``x.data is x.data``), or the CuPy array.
+        Assigning ``x.data = array`` makes that array the tensor's values."""
+        view = getattr(self, "_view", None)
+        if view is None or view[0] is not self._data:
+            view = self._view = (self._data, as_data(self._data))
+        return view[1]
+
+    @data.setter
+    def data(self, array):
+        view = getattr(self, "_view", None)
+        if view is not None and array is view[1] and view[0] is self._data:
+            return                       # x.data += ... wrote in place and hands the view back
+        self._data = plain(array._data if isinstance(array, Tensor) else array)
+
     # ---- what it is ------------------------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    T = property(lambda self: self.permute(*reversed(range(self.ndim))))
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
 
     @property
     def device(self):
-        return "cpu" if type(self.data) is np.ndarray else backend.device_of(self.data)
+        """A ``tg.device``; it equals its string, so ``x.device == "cpu"`` holds."""
+        return CPU if type(self._data) is np.ndarray or backend.device_of(self._data) == "cpu" else CUDA0
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
 
     @property
     def is_leaf(self):
@@ -82,13 +141,15 @@ class Tensor(Movable):
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self):
-        return int(self.data.size)
+        return int(self._data.size)
 
     def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
         return bool(self.item())
 
@@ -100,43 +161,17 @@ class Tensor(Movable):
 
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({backend.to_numpy(self.data)!r}, device='{self.device}'{grad})"
-
-    # ---- moving between devices and dtypes ------------------------------------------------
-    def numpy(self):
-        """The data as a NumPy array (a copy for CUDA tensors; the same memory on the CPU)."""
-        return backend.to_numpy(self.data)
-
-    def item(self):
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.reshape(()).item()
-
-    def tolist(self):
-        return self.numpy().tolist()
-
-    def to(self, device=None, dtype=None):
-        """Copy to ``device`` and/or ``dtype``; differentiable, so it can sit inside a graph."""
-        out = self
-        if device is not None and backend.check_device(device) != self.device:
-            out = ToDevice.apply(out, device=backend.check_device(device))
-        if dtype is not None and np.dtype(dtype) != out.dtype:
-            dtype = np.dtype(dtype)
-            out = Cast.apply(out, dtype=dtype) if dtype.kind == "f" else Tensor._wrap(out.data.astype(dtype), None, 0)
-        return out
-
-    def long(self):
-        return self.to(dtype=np.int64)
+        return f"Tensor({backend.to_numpy(self._data)!r}, device='{self.device}'{grad})"
 
     # ---- autograd --------------------------------------------------------------------------
     def detach(self):
         """The same data, cut from the graph: how truncated BPTT stops gradients between chunks."""
-        return Tensor._wrap(self.data, None, 0)
+        return Tensor._wrap(self._data, None, 0)
 
     def requires_grad_(self, flag=True):
         if not self.is_leaf:
             raise RuntimeError("requires_grad_ can only change leaf tensors; use detach() first")
-        if flag and self.data.dtype.kind != "f":
+        if flag and self._data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = flag
         return self
@@ -174,14 +209,14 @@ class Tensor(Movable):
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: no input of the "
                                "computation had requires_grad=True (or it ran under no_grad())")
-        xp = backend.array_module(self.data)
+        xp = backend.array_module(self._data)
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(f"backward() without a gradient needs a one-element tensor, got shape "
                                    f"{self.shape}; pass gradient= of that shape")
-            seed = xp.ones_like(self.data)
+            seed = xp.ones_like(self._data)
         else:
-            seed = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
+            seed = gradient._data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
             if seed.shape != self.shape:
                 raise ValueError(f"gradient has shape {seed.shape} but the tensor has shape {self.shape}")
             if backend.device_of(seed) != self.device:
@@ -189,35 +224,20 @@ class Tensor(Movable):
         function.backward_from(self, seed, retain_graph)   # the sweep itself lives in function.py
 
     # ---- operators -------------------------------------------------------------------------
-    def __add__(self, other): return E.Add.apply(self, other)
-    def __radd__(self, other): return E.Add.apply(other, self)
-    def __sub__(self, other): return E.Sub.apply(self, other)
-    def __rsub__(self, other): return E.Sub.apply(other, self)
-    def __mul__(self, other): return E.Mul.apply(self, other)
-    def __rmul__(self, other): return E.Mul.apply(other, self)
-    def __truediv__(self, other): return E.Div.apply(self, other)
-    def __rtruediv__(self, other): return E.Div.apply(other, self)
-    def __pow__(self, other): return E.Pow.apply(self, other)
-    def __rpow__(self, other): return E.Pow.apply(other, self)
+    def __add__(self, other): return E.Add.apply(*_promoted(self, other))
+    def __radd__(self, other): return E.Add.apply(*_promoted(other, self))
+    def __sub__(self, other): return E.Sub.apply(*_promoted(self, other))
+    def __rsub__(self, other): return E.Sub.apply(*_promoted(other, self))
+    def __mul__(self, other): return E.Mul.apply(*_promoted(self, other))
+    def __rmul__(self, other): return E.Mul.apply(*_promoted(other, self))
+    def __truediv__(self, other): return E.Div.apply(*_promoted(self, other, floating=True))
+    def __rtruediv__(self, other): return E.Div.apply(*_promoted(other, self, floating=True))
+    def __pow__(self, other): return _power(*_promoted(self, other))
+    def __rpow__(self, other): return _power(*_promoted(other, self))
     def __matmul__(self, other): return L.MatMul.apply(self, other)
     def __rmatmul__(self, other): return L.MatMul.apply(other, self)
     def __neg__(self): return E.Neg.apply(self)
-    def __getitem__(self, index): return S.GetItem.apply(self, index=_raw_index(index, self.device))
-
-    # comparisons give plain (non-differentiable) boolean tensors
-    def _compare(self, other, op):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(op(self.data, other), None, 0)
-
-    def __lt__(self, other): return self._compare(other, lambda a, b: a < b)
-    def __le__(self, other): return self._compare(other, lambda a, b: a <= b)
-    def __gt__(self, other): return self._compare(other, lambda a, b: a > b)
-    def __ge__(self, other): return self._compare(other, lambda a, b: a >= b)
-    def __eq__(self, other): return self._compare(other, lambda a, b: a == b)
-    def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
-    __hash__ = object.__hash__  # hashed by identity (graph nodes), though == is elementwise
-    def any(self): return bool(self.data.any())
-    def all(self): return bool(self.data.all())
+    def __getitem__(self, index): return S.GetItem.apply(self, index=raw_index(index, self.device))
 
     # ---- elementwise -----------------------------------------------------------------------
     def exp(self): return E.Exp.apply(self)
@@ -227,70 +247,52 @@ class Tensor(Movable):
     def tanh(self): return E.Tanh.apply(self)
     def sigmoid(self): return E.Sigmoid.apply(self)
     def relu(self): return E.Relu.apply(self)
-    def clip(self, low=None, high=None): return E.clip(self, low, high)
-    clamp = clip
     def maximum(self, other): return E.maximum(self, other)
     def minimum(self, other): return E.minimum(self, other)
+    def sin(self): return T.Sin.apply(self)
+    def cos(self): return T.Cos.apply(self)
+    def neg(self): return -self
+    def square(self): return self * self
+    def add(self, other, *, alpha=1): return self + (other if alpha == 1 else other * alpha)
+    def sub(self, other, *, alpha=1): return self - (other if alpha == 1 else other * alpha)
+    def mul(self, other): return self * other
+    def div(self, other): return self / other
+    def pow(self, exponent): return self ** exponent
+    def matmul(self, other): return self @ other
+    mm = bmm = matmul
 
-    # ---- reductions ------------------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False): return R.Sum.apply(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return R.Mean.apply(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return R.Max.apply(self, axis=axis, keepdims=keepdims)
-    def min(self, axis=None, keepdims=False): return R.Min.apply(self, axis=axis, keepdims=keepdims)
+def _promoted(a, b, floating=False):
+    """The operands of a binary op, cast to the dtype torch gives the result (``dtypes``); with
+    ``floating`` (true division) an integer result becomes float32. The common cases (same
+    dtype, a Python number with a float tensor) return at once."""
+    if type(a) is type(b) and a._data.dtype == b._data.dtype and (not floating or a._data.dtype.kind == "f"):
+        return a, b
+    if isinstance(a, Tensor) and type(b) in (float, int) and a._data.dtype.kind == "f":
+        return a, b
+    if isinstance(b, Tensor) and type(a) in (float, int) and b._data.dtype.kind == "f":
+        return a, b
+    dtype = dtypes.result_type(a, b)
+    if floating and dtype.kind != "f":
+        dtype = dtypes.DEFAULT_FLOAT
+    return as_dtype(a, dtype), as_dtype(b, dtype)
 
-    def var(self, axis=None, keepdims=False, correction=1):
-        return R.Var.apply(self, axis=axis, keepdims=keepdims, correction=correction)
 
-    def logsumexp(self, axis=-1, keepdims=False): return N.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
-    def softmax(self, axis=-1): return N.Softmax.apply(self, axis=axis)
-    def log_softmax(self, axis=-1): return N.LogSoftmax.apply(self, axis=axis)
+def _power(a, b):
+    """a ** b; NumPy raises bools to int8, torch keeps bool (True ** x is True, False ** x is not x)."""
+    out = E.Pow.apply(a, b)
+    if out._data.dtype != np.bool_ and getattr(a, "dtype", None) == np.bool_ and getattr(b, "dtype", np.bool_) == np.bool_:
+        return out.to(dtype=np.bool_)
+    return out
 
-    # ---- shape -----------------------------------------------------------------------------
-    def reshape(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return S.Reshape.apply(self, shape=tuple(shape))
 
-    view = reshape
-
-    def permute(self, *axes):
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return S.Permute.apply(self, axes=tuple(axes))
-
-    def transpose(self, dim0=0, dim1=1):
-        """Swap two axes (PyTorch's meaning); use ``permute`` for a full reordering."""
-        axes = list(range(self.ndim))
-        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
-        return self.permute(*axes)
-
-    def expand(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return S.Expand.apply(self, shape=tuple(shape))
-
-    broadcast_to = expand
-
-    def squeeze(self, axis=None):
-        axes = [i for i, n in enumerate(self.shape) if n == 1] if axis is None else \
-            [a % self.ndim for a in ((axis,) if isinstance(axis, int) else axis) if self.shape[a] == 1]
-        return self.reshape([n for i, n in enumerate(self.shape) if i not in axes])
-
-    def unsqueeze(self, axis):
-        axis = axis % (self.ndim + 1)
-        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
-
-    def flip(self, axes):
-        return S.Flip.apply(self, axes=(axes,) if isinstance(axes, int) else tuple(axes))
-
-    def split(self, split_size_or_sections, axis=0):
-        return split(self, split_size_or_sections, axis)
-
-    def chunk(self, chunks, axis=0):
-        return chunk(self, chunks, axis)
-
-    def pad(self, pad_width, value=0.0):
-        return S.Pad.apply(self, pad_width=tuple(map(tuple, pad_width)), value=value)
-
-    def gather(self, axis, index):
-        return lookup.Gather.apply(self, index, axis=axis)
+def as_dtype(x, dtype):
+    if isinstance(x, Tensor):
+        return x if x._data.dtype == dtype else x.to(dtype=dtype)
+    if isinstance(x, np.generic):
+        return np.asarray(x, dtype=dtype)
+    if hasattr(x, "astype"):
+        return x.astype(dtype, copy=False)
+    return x
 
 
 class _HookHandle:
@@ -302,33 +304,13 @@ class _HookHandle:
             self.hooks.remove(self.hook)
 
 
-class ToDevice(function.Function):
-    """Copy between devices; the gradient is copied back."""
-
-    def forward(self, a, device):
-        self.source = backend.device_of(a)
-        return backend.to_device(a, device)
-
-    def backward(self, g):
-        return backend.to_device(g, self.source)
-
-
-class Cast(function.Function):
-    def forward(self, a, dtype):
-        self.source = a.dtype
-        return a.astype(dtype)
-
-    def backward(self, g):
-        return g.astype(self.source)
-
-
-def _raw_index(index, device):
+def raw_index(index, device):
     """Tensors inside an index become arrays on ``device``; float indices are refused."""
     items = index if isinstance(index, tuple) else (index,)
     out = []
     for i in items:
         if isinstance(i, Tensor):
-            i = i.data
+            i = i._data
         if isinstance(i, (list, np.ndarray)) or hasattr(i, "__cuda_array_interface__"):
             i = backend.to_device(np.asarray(i) if isinstance(i, list) else i, device)
             if i.dtype.kind not in "iub":
@@ -337,27 +319,5 @@ def _raw_index(index, device):
     return tuple(out) if isinstance(index, tuple) else out[0]
 
 
-def split(x, split_size_or_sections, axis=0):
-    """Pieces of ``x`` along ``axis``: of equal size ``n`` (the last may be smaller), or of the
-    listed sizes, as ``torch.split``."""
-    length = x.shape[axis]
-    if isinstance(split_size_or_sections, int):
-        n = split_size_or_sections
-        sizes = [n] * (length // n) + ([length % n] if length % n else [])
-    else:
-        sizes = list(split_size_or_sections)
-    return S.Split.apply(x, sizes=sizes, axis=axis)
-
-
-def chunk(x, chunks, axis=0):
-    """``chunks`` nearly equal pieces along ``axis`` (torch.chunk)."""
-    length = x.shape[axis]
-    return split(x, -(-length // chunks), axis)
-
-
-def cat(tensors, axis=0):
-    return S.Concatenate.apply(*tensors, axis=axis)
-
-
-def stack(tensors, axis=0):
-    return S.Stack.apply(*tensors, axis=axis)
+# Joining and splitting live with the other tg.* functions; many modules import them from here.
+from .tensor_functions import cat, chunk, split, stack  # noqa: E402,F401

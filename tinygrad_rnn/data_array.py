@@ -1,0 +1,95 @@
+"""What ``tensor.data`` returns on the CPU: the tensor's own memory, as a NumPy array that also
+has torch's in-place methods.
+
+torch programs update weights through ``.data`` outside autograd (``p.data.add_(p.grad,
+alpha=-lr)``, ``p.data.copy_(w)``, ``m.weight.data.uniform_(-0.1, 0.1)``). A Tensor keeps a plain
+array (``_data``) for its ops; ``.data`` hands out a view of it as ``DataArray``, so NumPy code
+sees an ordinary array and torch code finds the methods, and both write into the tensor. CUDA
+tensors give their CuPy array as it is (without these methods).
+"""
+import numpy as np
+
+from . import backend
+
+
+def _array(value):
+    """A Tensor, DataArray, array or number as something NumPy can combine."""
+    return value._data if hasattr(value, "_data") else value
+
+
+class DataArray(np.ndarray):
+    """An ndarray view with torch's in-place methods; each writes into the viewed memory and
+    returns this array, as torch's do."""
+
+    def add_(self, other, *args, alpha=1):
+        if args:                      # the old form add_(alpha, other)
+            alpha, other = other, args[0]
+        self += _array(other) * alpha if alpha != 1 else _array(other)
+        return self
+
+    def sub_(self, other, *, alpha=1):
+        return self.add_(other, alpha=-alpha)
+
+    def mul_(self, other):
+        self *= _array(other)
+        return self
+
+    def div_(self, other):
+        self /= _array(other)
+        return self
+
+    def copy_(self, src, non_blocking=False):
+        self[...] = backend.to_numpy(_array(src))
+        return self
+
+    def fill_(self, value):
+        self[...] = _array(value)
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def clamp_(self, min=None, max=None):
+        np.clip(self, min, max, out=self)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        self[...] = backend.rng().uniform(a, b, self.shape)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        self[...] = backend.rng().normal(mean, std, self.shape)
+        return self
+
+    def numpy(self):
+        return self.view(np.ndarray)
+
+    def cpu(self):
+        return self
+
+    def clone(self):
+        return np.array(self).view(DataArray)
+
+    def detach(self):
+        return self
+
+    def dim(self):
+        return self.ndim
+
+    def numel(self):
+        return int(np.ndarray.__getattribute__(self, "size"))
+
+    def norm(self, p=2):
+        """The p-norm of all elements, as a 0-d array (``.item()`` gives the number)."""
+        plain = self.view(np.ndarray)
+        return np.asarray(np.sum(np.abs(plain) ** p) ** (1 / p)).view(DataArray)
+
+
+def as_data(array):
+    """The view ``tensor.data`` returns (CuPy arrays as they are)."""
+    return array.view(DataArray) if type(array) is np.ndarray else array
+
+
+def plain(array):
+    """The array a Tensor stores: a DataArray handed back becomes a plain ndarray view."""
+    return array.view(np.ndarray) if type(array) is DataArray else array
