@@ -261,7 +261,7 @@ def load_model(directory, device="cpu"):
 def _save(out_dir, run):
     """Write the checkpoint of ``run`` (a dict of the loop's live objects) to ``out_dir``."""
     arrays = {f"model.{k}": v for k, v in run["model"].state_dict().items()}
-    opt_state = run["optimizer"].state_dict()
+    opt_state = run["optimizer"].flat_state_dict()   # torch-shaped state_dict() holds arrays; the checkpoint wants them apart
     arrays.update({f"optim.{k}": v for k, v in opt_state.pop("arrays").items()})
     for i, a in enumerate(state_arrays(run["state"])):
         arrays[f"state.{i}"] = a
