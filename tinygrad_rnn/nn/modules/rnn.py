@@ -30,7 +30,7 @@ from ...ops import rnn_fused
 from ...tensor import Tensor, cat, split, stack
 from .. import functional as F
 from ..init import uniform_array
-from ..utils.rnn import check_lengths, reverse_padded
+from ..utils.rnn import PackedSequence, check_lengths, packed_forward, reverse_padded
 from .module import Module, Parameter
 
 
@@ -146,6 +146,12 @@ def _empty(shape):
     return Parameter(np.zeros(shape, dtype=np.float32))
 
 
+def _place(module, device, dtype):
+    """The ``device=``/``dtype=`` constructor arguments: move the fresh parameters there."""
+    if device is not None or dtype is not None:
+        module.to(device=device, dtype=dtype)
+
+
 def _reset_uniform(module, hidden_size):
     """PyTorch's default: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))."""
     bound = 1 / math.sqrt(hidden_size)
@@ -160,7 +166,7 @@ class _CellBase(Module):
     ``bias_hh (G*H,)``, G = number of gates. Call it in your own loop over time."""
     _gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__()
         _check_size("input_size", input_size)
         _check_size("hidden_size", hidden_size)
@@ -171,6 +177,7 @@ class _CellBase(Module):
         self.bias_ih = _empty((G * hidden_size,)) if bias else None
         self.bias_hh = _empty((G * hidden_size,)) if bias else None
         self.reset_parameters()
+        _place(self, device, dtype)
 
     def reset_parameters(self):
         _reset_uniform(self, self.hidden_size)
@@ -199,9 +206,9 @@ class RNNCell(_CellBase):
     Parameters: weight_ih (H, I), weight_hh (H, H), bias_ih (H,), bias_hh (H,)."""
     _gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
         _check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, bias)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, x, hx=None):
@@ -280,7 +287,7 @@ class _RNNBase(Module):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, residual=False, impl="fused",
-                 checkpoint=0):
+                 checkpoint=0, device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
         _check_size("input_size", input_size)
@@ -325,9 +332,20 @@ class _RNNBase(Module):
                 if proj_size:
                     setattr(self, "weight_hr" + suffix, _empty((proj_size, H)))
         self.reset_parameters()
+        _place(self, device, dtype)
 
     def reset_parameters(self):
         _reset_uniform(self, self.hidden_size)
+
+    def flatten_parameters(self):
+        """A no-op kept for PyTorch scripts: cuDNN wants one contiguous weight buffer, our
+        kernels read the Parameters as they are."""
+
+    @property
+    def all_weights(self):
+        """[[w_ih, w_hh, b_ih, b_hh(, w_hr)] per layer and direction], as torch's."""
+        return [[p for p in self.layer_parameters(k // self.num_directions, k % self.num_directions)
+                 if p is not None] for k in range(self.num_layers * self.num_directions)]
 
     def layer_parameters(self, layer, direction):
         """(w_ih, w_hh, b_ih, b_hh, w_hr) of one layer and direction; absent ones are None."""
@@ -338,6 +356,8 @@ class _RNNBase(Module):
     # ---- the forward pass ----------------------------------------------------------------
     def _forward(self, x, hx, lengths):
         """Shared by RNN/GRU/LSTM. Returns (out, h_n, c_n) with c_n None except for the LSTM."""
+        if isinstance(x, PackedSequence):    # unpacked to padding + lengths, run, packed again
+            return packed_forward(self, x, hx, lengths)
         x, h0, c0, lengths, batched = self._prepare(x, hx, lengths)
         D = self.num_directions
         h0s = unbind(h0)
@@ -378,6 +398,8 @@ class _RNNBase(Module):
         int array (B,) or None -> (out (T, B, Hout), zero past each length; h_n (B, Hout);
         c_n (B, H) or None), the states at each sequence's last real step. Other
         implementations plug in here."""
+        if x.shape[1] == 0:                 # an empty batch: only the composite path handles zero rows
+            return self._run_direction_composite(layer, direction, x, h0, c0, lengths)
         if self.impl == "fused":
             trace = None if self.trace is None else self.trace.setdefault((layer, direction), {})
             return self._fused(x, h0, c0, self.layer_parameters(layer, direction), lengths, trace)
@@ -509,10 +531,10 @@ class RNN(_RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, residual=False, impl="fused",
-                 checkpoint=0):
+                 checkpoint=0, device=None, dtype=None):
         _check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         0, residual, impl, checkpoint)
+                         0, residual, impl, checkpoint, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, x, hx=None, lengths=None):
@@ -543,9 +565,10 @@ class LSTM(_RNNBase):
     _gates = 4
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, residual=False, impl="fused", checkpoint=0):
+                 dropout=0.0, bidirectional=False, proj_size=0, residual=False, impl="fused", checkpoint=0,
+                 device=None, dtype=None):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         proj_size, residual, impl, checkpoint)
+                         proj_size, residual, impl, checkpoint, device, dtype)
 
     def forward(self, x, hx=None, lengths=None):
         out, h_n, c_n = self._forward(x, hx, lengths)
@@ -568,9 +591,10 @@ class GRU(_RNNBase):
     _gates = 3
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, residual=False, impl="fused", checkpoint=0):
+                 dropout=0.0, bidirectional=False, residual=False, impl="fused", checkpoint=0,
+                 device=None, dtype=None):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         0, residual, impl, checkpoint)
+                         0, residual, impl, checkpoint, device, dtype)
 
     def forward(self, x, hx=None, lengths=None):
         out, h_n, _ = self._forward(x, hx, lengths)

@@ -39,16 +39,34 @@ def _named_grads(parameters):
 
 
 def _vector_norm(xp, a, norm_type):
-    """The p-norm of all the elements of ``a`` (one reduction), as a 0-d array."""
+    """The p-norm of all the elements of ``a`` (one reduction), as a 0-d array of a's dtype.
+
+    Below float64 the sum runs in float64: float32 squares overflow from |g| ~ 1.8e19 on, and a
+    norm that fits in float32 must not come out infinite (one cast, no host round trip)."""
     if a.size == 0:
         return xp.zeros((), dtype=a.dtype)
     if norm_type == math.inf:
         return xp.abs(a).max()
+    wide = a if a.dtype.itemsize >= 8 else a.astype(np.float64)
     if norm_type == 2:
-        return xp.sqrt(xp.vdot(a.ravel(), a.ravel()).real)
-    if norm_type == 1:
-        return xp.abs(a).sum()
-    return (xp.abs(a) ** norm_type).sum() ** (1.0 / norm_type)
+        out = xp.sqrt(xp.vdot(wide.ravel(), wide.ravel()).real)
+    elif norm_type == 1:
+        out = xp.abs(wide).sum()
+    else:
+        out = (xp.abs(wide) ** norm_type).sum() ** (1.0 / norm_type)
+    return xp.asarray(out).astype(a.dtype)
+
+
+def _check_limit(name, value):
+    """A clipping limit: a number >= 0 (inf allowed). A negative limit would flip the gradients'
+    sign and NaN would erase them, silently, so both are refused."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from None
+    if not value >= 0:
+        raise ValueError(f"{name} must be >= 0 (it bounds a gradient norm / magnitude), got {value}")
+    return value
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -66,6 +84,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     Returns the total norm before clipping, as a 0-d Tensor on the gradients' device (PyTorch
     also returns a tensor); ``float(norm)`` gives a Python number.
     """
+    max_norm = _check_limit("max_norm", max_norm)
     norm_type = float(norm_type)
     if not norm_type > 0:
         raise ValueError(f"norm_type must be positive or inf, got {norm_type}")
@@ -99,6 +118,6 @@ def _total_norm(named, norm_type):
 
 def clip_grad_value_(parameters, clip_value):
     """Clamp every gradient element into [-clip_value, clip_value], in place. Returns None."""
-    clip_value = float(clip_value)
+    clip_value = _check_limit("clip_value", clip_value)
     for _, g in _named_grads(parameters):
         backend.array_module(g.data).clip(g.data, -clip_value, clip_value, out=g.data)
