@@ -316,3 +316,53 @@ def test_float32_norm_does_not_overflow():
     assert total.dtype == np.float32
     np.testing.assert_allclose(p.grad.numpy(), 0.5, rtol=1e-5)
     assert math.isfinite(float(nn.utils.clip_grad_norm_([p], 1.0, norm_type=3)))
+
+
+def test_stacked_lstm_cells_fitted_with_lbfgs_follow_torch():
+    """The time-series idiom: two LSTMCells and a Linear unrolled by hand over a sine batch,
+    fitted with LBFGS and an MSELoss closure, step for step as in torch."""
+    torch = pytest.importorskip("torch")
+    H, B, T = 5, 3, 8
+    t = np.arange(T + 1) / 3.0 + np.arange(B)[:, None]
+    wave = np.sin(t)
+    x, y = wave[:, :-1], wave[:, 1:]
+
+    def build(lib, nn_mod):
+        cells = [nn_mod.LSTMCell(1, H), nn_mod.LSTMCell(H, H), nn_mod.Linear(H, 1)]
+        return [c.double() for c in cells]
+    ours, theirs = build(tg, nn), build(torch, torch.nn)
+    for mine, ref in zip(ours, theirs):
+        mine.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+
+    def unroll(cells, inputs, zeros, cat):
+        h1 = c1 = h2 = c2 = zeros()
+        outputs = []
+        for step in range(T):
+            h1, c1 = cells[0](inputs[:, step:step + 1], (h1, c1))
+            h2, c2 = cells[1](h1, (h2, c2))
+            outputs.append(cells[2](h2))
+        return cat(outputs)
+
+    params = [p for c in ours for p in c.parameters()]
+    tparams = [p for c in theirs for p in c.parameters()]
+    opt, topt = optim.LBFGS(params, lr=0.8, max_iter=5), torch.optim.LBFGS(tparams, lr=0.8, max_iter=5)
+    xs, ys, txs, tys = tg.Tensor(x), tg.Tensor(y), torch.tensor(x), torch.tensor(y)
+    loss_fn, tloss_fn = nn.MSELoss(), torch.nn.MSELoss()
+
+    def closure():
+        opt.zero_grad()
+        out = unroll(ours, xs, lambda: tg.Tensor(np.zeros((B, H))), lambda o: tg.cat(o, axis=1))
+        loss = loss_fn(out, ys)
+        loss.backward()
+        return loss
+
+    def tclosure():
+        topt.zero_grad()
+        out = unroll(theirs, txs, lambda: torch.zeros(B, H, dtype=torch.double), lambda o: torch.cat(o, dim=1))
+        loss = tloss_fn(out, tys)
+        loss.backward()
+        return loss
+    for _ in range(3):
+        assert float(opt.step(closure)) == pytest.approx(topt.step(tclosure).item(), rel=1e-8)
+    for p, tp in zip(params, tparams):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-6, atol=1e-9)

@@ -78,3 +78,12 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+def __getattr__(name):
+    """torch keeps MultiheadAttention in activation.py, and saved-model allow-lists name it
+    there (``torch.nn.modules.activation.MultiheadAttention``): the same path works here."""
+    if name == "MultiheadAttention":
+        from .attention import MultiheadAttention
+        return MultiheadAttention
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
