@@ -366,3 +366,16 @@ def test_stacked_lstm_cells_fitted_with_lbfgs_follow_torch():
         assert float(opt.step(closure)) == pytest.approx(topt.step(tclosure).item(), rel=1e-8)
     for p, tp in zip(params, tparams):
         np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.skipif(not tg.cuda_available(), reason="no CUDA device")
+def test_optimizer_state_follows_the_model_to_cuda():
+    model = nn.Linear(3, 2)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    model(tg.randn(4, 3)).sum().backward()
+    opt.step()
+    model.to("cuda")
+    model.zero_grad()
+    model(tg.randn(4, 3, device="cuda")).sum().backward()
+    opt.step()
+    assert all(tg.Tensor(v).device == "cuda" for v in opt.state[model.weight].values() if hasattr(v, "shape"))

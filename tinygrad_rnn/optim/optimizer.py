@@ -157,6 +157,8 @@ class Optimizer:
                 state = self.state[p]
                 if not state:
                     self._init_state(p.data, state, xp, group)
+                else:
+                    _follow_device(state, p, xp)
                 state["step"] = state.get("step", 0) + 1
                 self._update(p.data, grad, state, xp, group)
         return loss
@@ -265,6 +267,14 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def _follow_device(state, p, xp):
+    """Move a parameter's state to the parameter's device when the model was moved after the
+    optimizer was made (``model.to("cuda")`` moves the parameters in place, not the state)."""
+    for key, value in state.items():
+        if hasattr(value, "shape") and backend.array_module(value) is not xp:
+            state[key] = backend.to_device(value, p.device)
 
 
 def _to_param(value, p, name):
