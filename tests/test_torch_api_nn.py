@@ -409,3 +409,50 @@ def test_all_weights_state_as_list_and_empty_batch():
         out, h = gru(x)
         assert out.shape == (4, 0, 3) and h.shape == (1, 0, 3)
         out.sum().backward()
+
+
+# ---- a word-level language model, step for step against torch --------------------------------
+def make_word_lm(lib_nn, kind, vocab=11, dim=6, layers=2):
+    """The word-LM idiom: embedding, a stacked recurrent layer, a decoder tied to the embedding,
+    log_softmax over the vocabulary (no dropout, so both frameworks draw nothing at random)."""
+    class WordLM(lib_nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = lib_nn.Embedding(vocab, dim)
+            self.rnn = getattr(lib_nn, kind)(dim, dim, layers)
+            self.decoder = lib_nn.Linear(dim, vocab)
+            self.decoder.weight = self.encoder.weight
+
+        def forward(self, tokens, hidden):
+            out, hidden = self.rnn(self.encoder(tokens), hidden)
+            logits = self.decoder(out).reshape(-1, vocab)
+            return lib_nn.functional.log_softmax(logits, dim=1), hidden
+    return WordLM().double()
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_word_language_model_training_follows_torch(kind):
+    torch = pytest.importorskip("torch")
+    ours, theirs = make_word_lm(nn, kind), make_word_lm(torch.nn, kind)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    stream = np.random.default_rng(5).integers(0, 11, size=(41, 3))
+    opt, topt = tg.optim.AdamW(ours.parameters(), lr=0.01), torch.optim.AdamW(theirs.parameters(), lr=0.01)
+    loss_fn, tloss_fn = nn.NLLLoss(), torch.nn.NLLLoss()
+    zeros = np.zeros((2, 3, 6))
+    hidden = (tg.Tensor(zeros), tg.Tensor(zeros)) if kind == "LSTM" else tg.Tensor(zeros)
+    thidden = (torch.tensor(zeros), torch.tensor(zeros)) if kind == "LSTM" else torch.tensor(zeros)
+    detach = (lambda h: tuple(v.detach() for v in h)) if kind == "LSTM" else (lambda h: h.detach())
+    for i in range(0, 40, 8):
+        x, y = stream[i:i + 8], stream[i + 1:i + 9].reshape(-1)
+        hidden, thidden = detach(hidden), detach(thidden)
+        ours.zero_grad(), theirs.zero_grad()
+        out, hidden = ours(tg.Tensor(x), hidden)
+        tout, thidden = theirs(torch.tensor(x), thidden)
+        loss, tloss = loss_fn(out, tg.Tensor(y)), tloss_fn(tout, torch.tensor(y))
+        loss.backward(), tloss.backward()
+        nn.utils.clip_grad_norm_(ours.parameters(), 0.25)
+        torch.nn.utils.clip_grad_norm_(theirs.parameters(), 0.25)
+        opt.step(), topt.step()
+        assert loss.item() == pytest.approx(tloss.item(), rel=1e-10)
+    for (name, p), tp in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        np.testing.assert_allclose(p, tp.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
