@@ -6,6 +6,7 @@ those ops and primitives (log_softmax, gather, sums), so autograd derives their 
 the formulas stay readable.
 """
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -88,7 +89,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout; the identity when not training or p == 0, all zeros when p == 1."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
@@ -145,6 +146,23 @@ def _class_last(x):
     return x.permute(*order).reshape(-1, x.shape[1])
 
 
+def _class_targets(shape, target, ignore_index):
+    """Class-index targets as a flat host array, checked: integers, the input's shape without
+    the class axis, each in [0, C) or ``ignore_index``."""
+    t = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"class-index targets must be an integer tensor, got dtype {t.dtype}")
+    expected = shape[:1] + shape[2:] if len(shape) > 1 else ()
+    if t.shape != expected:
+        raise ValueError(f"targets of shape {t.shape} do not match input of shape {shape}: "
+                         f"expected targets of shape {expected}")
+    C = shape[1] if len(shape) > 1 else shape[0]
+    t = t.reshape(-1)
+    if np.any((t != ignore_index) & ((t < 0) | (t >= C))):
+        raise ValueError(f"target class index out of range [0, {C}) (min {t.min()}, max {t.max()})")
+    return t
+
+
 def _weighted_nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):
     """NLL of class indices with per-class ``weight``, ``ignore_index`` and label smoothing::
 
@@ -152,9 +170,8 @@ def _weighted_nll(logp, target, weight, ignore_index, reduction, label_smoothing
         mean   = sum_i loss_i / sum_i w[y_i]        (ignored entries count for nothing)
     """
     C = logp.shape[1] if logp.ndim > 1 else logp.shape[0]
-    N._check_targets(logp.shape, target.data, ignore_index)
+    t = _class_targets(logp.shape, target, ignore_index)
     lp = _class_last(logp)
-    t = target.numpy().reshape(-1)
     keep = t != ignore_index
     rows = np.where(keep, t, 0)
     w = np.ones(C) if weight is None else np.asarray(weight.numpy() if isinstance(weight, Tensor) else weight)
