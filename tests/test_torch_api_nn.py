@@ -264,6 +264,9 @@ LOSS_CASES = {
     "bce": (lambda x, T, W: F.binary_cross_entropy(x, W(Y01)), 1 / (1 + np.exp(-X))),
     "bce logits pos_weight": (lambda x, T, W: F.binary_cross_entropy_with_logits(
         x, W(Y01), weight=W(np.full(5, 0.5)), pos_weight=W(np.arange(1.0, 6.0))), X),
+    "elu": (lambda x, T, W: F.elu(x, 0.7), X),
+    "silu": (lambda x, T, W: F.silu(x), X),
+    "softplus": (lambda x, T, W: F.softplus(x, beta=2.0, threshold=1.5), X),
     "gelu": (lambda x, T, W: F.gelu(x), X),
     "gelu tanh": (lambda x, T, W: F.gelu(x, approximate="tanh"), X),
     "leaky relu": (lambda x, T, W: F.leaky_relu(x, 0.2), X),
@@ -332,6 +335,9 @@ def test_loss_and_activation_modules():
                        (nn.LogSoftmax(dim=1), lambda v: v - np.log(np.exp(v).sum(1, keepdims=True)))):
         np.testing.assert_allclose(module(a).numpy(), fn(X), rtol=1e-12)
     assert nn.Flatten()(tg.randn(2, 3, 4)).shape == (2, 12)
+    for module, fn in ((nn.ELU(alpha=0.5), lambda v: F.elu(v, 0.5)), (nn.SiLU(), F.silu),
+                       (nn.Softplus(beta=2.0), lambda v: F.softplus(v, beta=2.0))):
+        np.testing.assert_allclose(module(a).numpy(), fn(a).numpy())
     with pytest.raises(ValueError, match="not a valid value for reduction"):
         nn.MSELoss(reduction="avg")
     with pytest.raises(RuntimeError, match="can't be cast"):
@@ -367,6 +373,11 @@ def test_pack_and_pad_match_torch():
     with pytest.raises(RuntimeError, match="sorted in decreasing order"):
         R.pack_padded_sequence(tg.Tensor(x), LENGTHS)
     seqs = [tg.Tensor(rng.normal(size=(n, 2))) for n in LENGTHS]
+    for side in ("left", "right"):
+        np.testing.assert_array_equal(
+            R.pad_sequence(seqs, batch_first=True, padding_value=9.0, padding_side=side).numpy(),
+            tru.pad_sequence([torch.tensor(s.numpy()) for s in seqs], batch_first=True, padding_value=9.0,
+                             padding_side=side).numpy())
     back = R.unpack_sequence(R.pack_sequence(seqs, enforce_sorted=False))
     for a, b in zip(seqs, back):
         np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -28,6 +28,23 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     return E.Relu.apply(input) - negative_slope * E.Relu.apply(-input)
 
 
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha * (e^x - 1) below."""
+    return E.Relu.apply(input) + alpha * ((-E.Relu.apply(-input)).exp() - 1)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x) (also called swish)."""
+    return input * E.Sigmoid.apply(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta, computed stably; x itself where beta * x > threshold."""
+    bx = input * beta
+    soft = (E.Relu.apply(bx) + ((-bx.abs()).exp() + 1).log()) * (1 / beta)
+    return E.where(bx.data > threshold, input, soft)
+
+
 def gelu(input, approximate="none"):
     """x * Phi(x) with Phi the standard normal CDF: exact (erf) or torch's tanh approximation."""
     if approximate == "tanh":

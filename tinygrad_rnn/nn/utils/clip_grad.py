@@ -69,7 +69,7 @@ def _check_limit(name, value):
     return value
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
     total = || (||g_1||_p, ..., ||g_n||_p) ||_p     (= the p-norm of all gradients concatenated;
@@ -116,7 +116,7 @@ def _total_norm(named, norm_type):
     return _vector_norm(backend.xp_for(device), backend.xp_for(device).stack(norms), norm_type), norms
 
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient element into [-clip_value, clip_value], in place. Returns None."""
     clip_value = _check_limit("clip_value", clip_value)
     for _, g in _named_grads(parameters):

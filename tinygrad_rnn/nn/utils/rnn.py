@@ -21,7 +21,7 @@ def sequence_lengths(sequences):
     return [int(s.shape[0]) for s in sequences]
 
 
-def pad_sequence(sequences, batch_first=False, padding_value=0.0):
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """Pad a list of B tensors of shapes (L_i, *) to one tensor, as ``torch.nn.utils.rnn.pad_sequence``.
 
     Returns (T, B, *) with T = max L_i, or (B, T, *) when ``batch_first``. Entry [t, b] is
@@ -44,8 +44,10 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0):
             raise TypeError(f"pad_sequence: sequence 0 is {first.dtype} on {first.device}, "
                             f"sequence {i} is {s.dtype} on {s.device}")
     T = max(s.shape[0] for s in sequences)
-    padded = [s.pad([(0, T - s.shape[0])] + [(0, 0)] * (s.ndim - 1), value=padding_value)
-              for s in sequences]
+    if padding_side not in ("right", "left"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+    widths = (lambda n: (0, T - n)) if padding_side == "right" else (lambda n: (T - n, 0))
+    padded = [s.pad([widths(s.shape[0])] + [(0, 0)] * (s.ndim - 1), value=padding_value) for s in sequences]
     return stack(padded, axis=0 if batch_first else 1)
 
 
