@@ -194,6 +194,21 @@ def test_module_list_slicing_insert_extend_and_module_dict():
     assert isinstance(seq[:2], nn.Sequential) and len(seq[:2]) == 2
 
 
+def test_parameter_list_and_dict():
+    class Gates(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ws = nn.ParameterList([nn.Parameter(np.ones(2)), tg.Tensor(np.zeros(3))])
+            self.bs = nn.ParameterDict({"i": nn.Parameter(np.ones(1))})
+    g = Gates()
+    assert [n for n, _ in g.named_parameters()] == ["ws.0", "ws.1", "bs.i"]
+    assert isinstance(g.ws[1], nn.Parameter) and g.ws[1].requires_grad and len(g.ws[:1]) == 1
+    g.bs["f"] = nn.Parameter(np.zeros(1))
+    assert list(g.bs.keys()) == ["i", "f"] and "f" in g.bs and len(list(g.parameters())) == 4
+    with pytest.raises(TypeError, match="expected a Parameter or Tensor"):
+        g.ws.append(3)
+
+
 def test_constructor_device_and_dtype():
     assert nn.Linear(2, 3, dtype=np.float64).weight.dtype == np.float64
     assert nn.Embedding(4, 2, dtype=np.float64).weight.dtype == np.float64

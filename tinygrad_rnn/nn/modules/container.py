@@ -1,10 +1,12 @@
-"""Containers, as in ``torch.nn``: ModuleList (modules named by position), ModuleDict (by key)
-and Sequential (applied in order, named by position or by the keys of an OrderedDict)."""
+"""Containers, as in ``torch.nn``: ModuleList (modules named by position), ModuleDict (by key),
+Sequential (applied in order, named by position or by the keys of an OrderedDict), and
+ParameterList / ParameterDict (Parameters named by position or key)."""
 from collections import OrderedDict
 from collections.abc import Mapping
 import operator
 
-from .module import Module
+from ...tensor import Tensor
+from .module import Module, Parameter
 
 
 def _check_module(module, where):
@@ -180,3 +182,88 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+
+def _as_parameter(value, where):
+    """Tensors become Parameters (sharing their data), as torch's parameter containers do."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(f"{where}: expected a Parameter or Tensor, got {type(value).__name__}")
+
+
+class ParameterList(Module):
+    """A list of Parameters named by position: ``weights.0``, ``weights.1``..."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def append(self, value):
+        self.register_parameter(str(len(self)), _as_parameter(value, "ParameterList.append"))
+        return self
+
+    def extend(self, values):
+        for v in list(values):
+            self.append(v)
+        return self
+
+    def __getitem__(self, i):
+        values = list(self._params.values())
+        return ParameterList(values[i]) if isinstance(i, slice) else values[operator.index(i)]
+
+    def __setitem__(self, i, value):
+        name = list(self._params)[operator.index(i)]
+        self.register_parameter(name, _as_parameter(value, "ParameterList"))
+
+    def __len__(self):
+        return len(self._params)
+
+    def __iter__(self):
+        return iter(self._params.values())
+
+    def __iadd__(self, values):
+        return self.extend(values)
+
+
+class ParameterDict(Module):
+    """A dict of Parameters named by key: ``gates.input``, ``gates.forget``..."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def update(self, parameters):
+        items = parameters.items() if isinstance(parameters, (Mapping, ParameterDict)) else parameters
+        for key, value in items:
+            self[key] = value
+
+    def __getitem__(self, key):
+        return self._params[key]
+
+    def __setitem__(self, key, value):
+        self.register_parameter(key, _as_parameter(value, "ParameterDict"))
+
+    def __delitem__(self, key):
+        delattr(self, key)
+
+    def __len__(self):
+        return len(self._params)
+
+    def __iter__(self):
+        return iter(self._params)
+
+    def __contains__(self, key):
+        return key in self._params
+
+    def keys(self):
+        return self._params.keys()
+
+    def items(self):
+        return self._params.items()
+
+    def values(self):
+        return self._params.values()
