@@ -482,3 +482,17 @@ def test_word_language_model_training_follows_torch(kind):
         assert loss.item() == pytest.approx(tloss.item(), rel=1e-10)
     for (name, p), tp in zip(ours.state_dict().items(), theirs.state_dict().values()):
         np.testing.assert_allclose(p, tp.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_weight_drop_idiom_through_the_parameter_table():
+    """The AWD-LSTM trick: move a recurrent weight out of ``_parameters`` into a ``_raw`` copy
+    and set a dropped-out version as a plain attribute before each call."""
+    lstm = nn.LSTM(2, 3)
+    raw = lstm._parameters.pop("weight_hh_l0")
+    lstm.register_parameter("weight_hh_l0_raw", nn.Parameter(raw.data))
+    assert "weight_hh_l0" not in dict(lstm.named_parameters())
+    lstm.weight_hh_l0 = F.dropout(lstm.weight_hh_l0_raw, p=0.5, training=True)
+    out, _ = lstm(tg.randn(4, 1, 2))
+    out.sum().backward()
+    assert lstm.weight_hh_l0_raw.grad is not None
+    assert "weight_hh_l0" not in lstm.state_dict()

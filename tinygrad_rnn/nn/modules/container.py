@@ -211,18 +211,18 @@ class ParameterList(Module):
         return self
 
     def __getitem__(self, i):
-        values = list(self._params.values())
+        values = list(self._parameters.values())
         return ParameterList(values[i]) if isinstance(i, slice) else values[operator.index(i)]
 
     def __setitem__(self, i, value):
-        name = list(self._params)[operator.index(i)]
+        name = list(self._parameters)[operator.index(i)]
         self.register_parameter(name, _as_parameter(value, "ParameterList"))
 
     def __len__(self):
-        return len(self._params)
+        return len(self._parameters)
 
     def __iter__(self):
-        return iter(self._params.values())
+        return iter(self._parameters.values())
 
     def __iadd__(self, values):
         return self.extend(values)
@@ -242,7 +242,7 @@ class ParameterDict(Module):
             self[key] = value
 
     def __getitem__(self, key):
-        return self._params[key]
+        return self._parameters[key]
 
     def __setitem__(self, key, value):
         self.register_parameter(key, _as_parameter(value, "ParameterDict"))
@@ -251,19 +251,19 @@ class ParameterDict(Module):
         delattr(self, key)
 
     def __len__(self):
-        return len(self._params)
+        return len(self._parameters)
 
     def __iter__(self):
-        return iter(self._params)
+        return iter(self._parameters)
 
     def __contains__(self, key):
-        return key in self._params
+        return key in self._parameters
 
     def keys(self):
-        return self._params.keys()
+        return self._parameters.keys()
 
     def items(self):
-        return self._params.items()
+        return self._parameters.items()
 
     def values(self):
-        return self._params.values()
+        return self._parameters.values()

@@ -59,24 +59,27 @@ class Module(Movable):
     """Base class: subclasses set Parameters / Modules as attributes and define ``forward``."""
 
     def __init__(self):
-        object.__setattr__(self, "_params", OrderedDict())
+        object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
+    # the parameter table under its older name here (torch's is ``_parameters``)
+    _params = property(lambda self: self._parameters)
+
     def __setattr__(self, name, value):
-        if "_params" not in self.__dict__:
+        if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() first")
-        tables = {"_params": self._params, "_buffers": self._buffers, "_modules": self._modules}
+        tables = {"_parameters": self._parameters, "_buffers": self._buffers, "_modules": self._modules}
         if isinstance(value, Parameter):
-            kind = "_params"
+            kind = "_parameters"
         elif isinstance(value, Module):
             kind = "_modules"
         elif name in self._buffers and (value is None or isinstance(value, Tensor)):
             kind = "_buffers"
-        elif value is None and (name in self._params or name in self._modules):
-            kind = "_params" if name in self._params else "_modules"   # switched off (bias=False)
+        elif value is None and (name in self._parameters or name in self._modules):
+            kind = "_parameters" if name in self._parameters else "_modules"   # switched off (bias=False)
         else:
             kind = None
         for key, table in tables.items():
@@ -87,7 +90,7 @@ class Module(Movable):
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
-        for table in (self._params, self._buffers, self._modules):
+        for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
         object.__delattr__(self, name)
 
@@ -103,7 +106,7 @@ class Module(Movable):
             raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
         if not name or "." in name:
             raise KeyError(f"{kind} name can't be empty or contain '.', got {name!r}")
-        if name in self.__dict__ and name not in self._params and name not in self._buffers \
+        if name in self.__dict__ and name not in self._parameters and name not in self._buffers \
                 and name not in self._modules:
             raise KeyError(f"attribute {name!r} already exists")
 
@@ -112,7 +115,7 @@ class Module(Movable):
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._check_name(name, "module")
-        self._params.pop(name, None)
+        self._parameters.pop(name, None)
         self._buffers.pop(name, None)
         self._modules[name] = module
         object.__setattr__(self, name, module)
@@ -126,7 +129,7 @@ class Module(Movable):
                             f"(Parameter or None required)")
         self._check_name(name, "parameter")
         setattr(self, name, param)
-        self._params[name] = param
+        self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
         """A tensor saved in ``state_dict`` (unless ``persistent=False``) and moved by ``to()``,
@@ -135,7 +138,7 @@ class Module(Movable):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
                             f"(Tensor or None required)")
         self._check_name(name, "buffer")
-        self._params.pop(name, None)
+        self._parameters.pop(name, None)
         self._modules.pop(name, None)
         self._buffers[name] = tensor
         (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
@@ -191,7 +194,7 @@ class Module(Movable):
 
     def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
         """(dotted name, Parameter) pairs; a shared Parameter only under its first name."""
-        return self._named_members("_params", prefix, recurse, remove_duplicate)
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         """The Parameters, each once (a generator, as in PyTorch: ``list(...)`` to keep them)."""
@@ -270,7 +273,7 @@ class Module(Movable):
         name they have, as in PyTorch's state_dict)."""
         for module_prefix, module in self.named_modules(remove_duplicate=False):
             dot = module_prefix + "." if module_prefix else ""
-            for name, p in module._params.items():
+            for name, p in module._parameters.items():
                 if p is not None:
                     yield dot + name, p
             for name, b in module._buffers.items():
