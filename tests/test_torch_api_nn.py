@@ -496,3 +496,16 @@ def test_weight_drop_idiom_through_the_parameter_table():
     out.sum().backward()
     assert lstm.weight_hh_l0_raw.grad is not None
     assert "weight_hh_l0" not in lstm.state_dict()
+
+
+def test_forward_hooks_record_replace_and_remove():
+    lin = nn.Linear(2, 2)
+    seen = []
+    handle = lin.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    pre = lin.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
+    out = lin(tg.randn(3, 2))
+    assert seen == [(3, 2)]
+    np.testing.assert_allclose(out.numpy(), np.broadcast_to(lin.bias.numpy(), (3, 2)))   # input zeroed
+    handle.remove(), pre.remove()
+    lin(tg.randn(1, 2))
+    assert seen == [(3, 2)]

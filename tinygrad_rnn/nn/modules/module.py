@@ -95,7 +95,27 @@ class Module(Movable):
         object.__delattr__(self, name)
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        pre, post = self.__dict__.get("_forward_pre_hooks"), self.__dict__.get("_forward_hooks")
+        for hook in list(pre.values()) if pre else ():
+            changed = hook(self, args)
+            if changed is not None:
+                args = changed if isinstance(changed, tuple) else (changed,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(post.values()) if post else ():
+            changed = hook(self, args, output)
+            if changed is not None:
+                output = changed
+        return output
+
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` runs before ``forward``; returning a value replaces the
+        positional arguments. Returns a handle whose ``remove()`` takes the hook off."""
+        return _HookHandle(self, "_forward_pre_hooks", hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` runs after ``forward`` (to record activations, say);
+        returning a value replaces the output. Returns a handle with ``remove()``."""
+        return _HookHandle(self, "_forward_hooks", hook)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -332,6 +352,21 @@ class Module(Movable):
             child = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child}")
         return "\n".join(lines) + (")" if len(lines) == 1 else "\n)")
+
+
+class _HookHandle:
+    """What ``register_forward_hook`` returns: ``handle.remove()`` takes the hook off."""
+
+    def __init__(self, module, table, hook):
+        hooks = module.__dict__.get(table)
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(module, table, hooks)
+        self.hooks, self.key = hooks, object()
+        hooks[self.key] = hook
+
+    def remove(self):
+        self.hooks.pop(self.key, None)
 
 
 def _to_numpy(value):
