@@ -287,6 +287,10 @@ class Module(Movable):
             self._map_tensors(lambda a: a.astype(dtype), floating_only=True)
         return self
 
+    def cuda(self, device=None):
+        """Move to the GPU (``device``: an index or a name, as torch's ``Module.cuda``)."""
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
+
     # ---- state -----------------------------------------------------------------------------
     def _state_items(self):
         """(name, tensor) of every parameter and persistent buffer (shared ones under every
