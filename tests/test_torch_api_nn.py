@@ -509,3 +509,16 @@ def test_forward_hooks_record_replace_and_remove():
     handle.remove(), pre.remove()
     lin(tg.randn(1, 2))
     assert seen == [(3, 2)]
+
+
+@pytest.mark.parametrize("path", ["modules.rnn.GRU", "modules.rnn.LSTM", "modules.rnn.RNN", "modules.dropout.Dropout",
+                                  "modules.linear.Linear", "modules.linear.NonDynamicallyQuantizableLinear",
+                                  "modules.sparse.Embedding", "modules.container.ModuleList", "functional.relu",
+                                  "utils.rnn.PackedSequence", "utils.clip_grad_norm_"])
+def test_torch_module_paths_resolve(path):
+    """Saved-model allow-lists and scripts name classes by torch's module paths
+    (``torch.nn.modules.rnn.GRU``); the same paths exist under ``tinygrad_rnn.nn``."""
+    obj = nn
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    assert callable(obj)
