@@ -136,6 +136,8 @@ def test_register_parameter_add_module_requires_grad_and_zero_grad():
     assert [n for n, _ in m.named_parameters()] == ["w", "lin.weight", "lin.bias"]
     with pytest.raises(TypeError):
         m.register_parameter("x", tg.Tensor([1.0]))
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' as parameter 'w'"):
+        m.w = tg.Tensor(np.ones(2))          # would silently take w out of parameters()
     m.requires_grad_(False)
     assert not any(p.requires_grad for p in m.parameters())
     m.requires_grad_()

@@ -80,6 +80,9 @@ class Module(Movable):
             kind = "_buffers"
         elif value is None and (name in self._parameters or name in self._modules):
             kind = "_parameters" if name in self._parameters else "_modules"   # switched off (bias=False)
+        elif name in self._parameters:   # a plain value would silently drop the parameter from training
+            raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                            f"(Parameter or None expected)")
         else:
             kind = None
         for key, table in tables.items():
