@@ -323,6 +323,26 @@ def test_composed_cross_entropy_gradcheck(n, c, smoothing, seed):
     gradcheck(lambda x: F.cross_entropy(x, probs, label_smoothing=smoothing), x)
 
 
+@hypothesis.given(st.integers(1, 4), st.integers(2, 5), st.integers(0, 2 ** 31 - 1))
+def test_weighted_nll_and_bce_gradcheck(n, c, seed):
+    r = np.random.default_rng(seed)
+    target = tg.Tensor(np.where(r.uniform(size=n) < 0.2, -100, r.integers(0, c, size=n)))
+    weight = tg.Tensor(r.uniform(0.1, 2, size=c))
+    if (target.numpy() != -100).any():          # a mean over no targets is 0/0, as in torch
+        gradcheck(lambda x: F.nll_loss(x, target, weight=weight), leaf(r.normal(size=(n, c))))
+    y = tg.Tensor(r.uniform(size=(n, c)))
+    gradcheck(lambda p: F.binary_cross_entropy(p, y, weight=weight), leaf(r.uniform(0.05, 0.95, size=(n, c))))
+
+
+@hypothesis.given(st.integers(1, 6), st.integers(0, 2 ** 31 - 1))
+def test_composed_activations_gradcheck(n, seed):
+    r = np.random.default_rng(seed)
+    x = leaf(r.choice([-1, 1], size=n) * r.uniform(0.05, 3, size=n))      # away from the kink of elu at 0
+    for fn in (lambda v: F.elu(v, 0.7), F.silu, lambda v: F.softplus(v, beta=2.0), F.gelu,
+               lambda v: F.gelu(v, approximate="tanh"), lambda v: F.leaky_relu(v, 0.1)):
+        gradcheck(fn, x)
+
+
 @hypothesis.given(st.integers(1, 6), st.floats(0.1, 2), st.integers(0, 2 ** 31 - 1))
 def test_composed_regression_losses_gradcheck(n, delta, seed):
     r = np.random.default_rng(seed)
