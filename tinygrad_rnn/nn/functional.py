@@ -251,6 +251,15 @@ def _check_same_shape(name, input, target):
         raise ValueError(f"{name}: input shape {input.shape} and target shape {target.shape} differ")
 
 
+def _weighted(losses, weight):
+    """Per-element losses times a weight of the same shape (torch refuses broadcasting here)."""
+    if weight is None:
+        return losses
+    if tuple(weight.shape) != tuple(losses.shape):
+        raise ValueError("Weights and input must have the same size.")
+    return losses * weight
+
+
 def _check_float_target(target):
     if target.dtype.kind != "f":
         raise RuntimeError(f"result type Float can't be cast to the desired output type {target.dtype}: "
@@ -262,14 +271,15 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     if weight is None:
         return N.MSELoss.apply(input, target, reduction=reduction)
     _check_same_shape("mse_loss", input, target)
-    return _reduce((input - target) ** 2 * weight, reduction)
+    # as torch: a weighted mean divides by the sum of the weights
+    return _reduce(_weighted((input - target) ** 2, weight), reduction, float(weight.sum()))
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     _check_reduction(reduction)
     _check_same_shape("l1_loss", input, target)
-    losses = (input - target).abs()
-    return _reduce(losses if weight is None else losses * weight, reduction)
+    denominator = None if weight is None else float(weight.sum())     # weighted mean, as torch
+    return _reduce(_weighted((input - target).abs(), weight), reduction, denominator)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -278,8 +288,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _check_same_shape("huber_loss", input, target)
     a = (input - target).abs()
     c = E.clip(a, None, delta)            # min(|d|, delta)
-    losses = 0.5 * c * c + delta * (a - c)
-    return _reduce(losses if weight is None else losses * weight, reduction)
+    return _reduce(_weighted(0.5 * c * c + delta * (a - c), weight), reduction)   # torch: mean over elements
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
