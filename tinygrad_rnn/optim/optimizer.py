@@ -321,8 +321,6 @@ def _from_flat(flat, optimizer):
                 state[i][name] = arrays[key]
             elif not optimizer._buffer_optional(name, optimizer._group_of(i)):
                 raise ValueError(f"optimizer state lacks array {key!r}")
-            else:
-                state[i][name] = None
     return {"state": state, "param_groups": groups}
 
 
