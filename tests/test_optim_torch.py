@@ -73,7 +73,6 @@ CASES = [
     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True)),
     ("Adam", dict(lr=1e-2, amsgrad=True)),
     ("Adam", dict(lr=1e-2, amsgrad=True, weight_decay=0.1, maximize=True, betas=(0.7, 0.9))),
-    ("Adam", dict(lr=1e-2, eps=0.0)),
     ("Adam", dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)),
     ("AdamW", dict(lr=1e-2, amsgrad=True, weight_decay=0.2)),
     ("RMSprop", dict()),
@@ -131,6 +130,10 @@ def test_add_param_group_and_refusals():
     (lambda ps: optim.SGD(ps, momentum=-0.5), "Invalid momentum value: -0.5"),
     (lambda ps: optim.Adam(ps, eps=-1e-8), "Invalid epsilon value: -1e-08"),
     (lambda ps: optim.Adam(ps, eps=float("nan")), "Invalid epsilon value: nan"),
+    # torch accepts eps = 0; refused here (issue 15): a zero gradient element would give 0/0 = NaN
+    (lambda ps: optim.Adam(ps, eps=0), "Invalid epsilon value: 0 .eps must be > 0"),
+    (lambda ps: optim.RMSprop(ps, eps=0.0), "Invalid epsilon value: 0.0"),
+    (lambda ps: optim.Adagrad(ps, eps=0.0), "Invalid epsilon value: 0.0"),
     (lambda ps: optim.Adam(ps, betas=(1.0, 0.999)), "Invalid beta parameter at index 0: 1.0"),
     (lambda ps: optim.Adam(ps, betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
     (lambda ps: optim.AdamW(ps, weight_decay=-1), "Invalid weight_decay value: -1"),

@@ -1,5 +1,5 @@
 """Adam and AdamW, as torch.optim.Adam / AdamW."""
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, _check_eps
 
 
 def lerp_(xp, m, g, weight, tmp):
@@ -32,7 +32,7 @@ class Adam(Optimizer):
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
         _check(lr, f"Invalid learning rate: {lr}")
-        _check(eps, f"Invalid epsilon value: {eps}")
+        _check_eps(eps)
         _check(betas[0], f"Invalid beta parameter at index 0: {betas[0]}", high=1.0)
         _check(betas[1], f"Invalid beta parameter at index 1: {betas[1]}", high=1.0)
         _check(weight_decay, f"Invalid weight_decay value: {weight_decay}")

@@ -44,6 +44,19 @@ def _check(value, message, low=0.0, high=None):
     return value
 
 
+def _check_eps(eps):
+    """eps > 0. torch accepts 0, but then an element whose gradient is exactly zero (an
+    embedding row absent from the batch) divides 0 by 0 and the parameter silently becomes NaN."""
+    try:
+        ok = eps > 0                      # False for NaN
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"Invalid epsilon value: {eps} (eps must be > 0: with eps = 0 a parameter whose "
+                         f"gradient is exactly zero would become NaN)")
+    return eps
+
+
 class _Required:
     def __repr__(self):
         return "<required parameter>"

@@ -1,7 +1,7 @@
 """RMSprop and Adagrad, as torch.optim.RMSprop / Adagrad: per-element step sizes from a running
 (RMSprop) or total (Adagrad) sum of squared gradients."""
 from .adam import lerp_
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, _check_eps
 
 
 class RMSprop(Optimizer):
@@ -19,7 +19,7 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         _check(lr, f"Invalid learning rate: {lr}")
-        _check(eps, f"Invalid epsilon value: {eps}")
+        _check_eps(eps)
         _check(momentum, f"Invalid momentum value: {momentum}")
         _check(weight_decay, f"Invalid weight_decay value: {weight_decay}")
         _check(alpha, f"Invalid alpha value: {alpha}")
@@ -90,7 +90,7 @@ class Adagrad(Optimizer):
         _check(lr_decay, f"Invalid lr_decay value: {lr_decay}")
         _check(weight_decay, f"Invalid weight_decay value: {weight_decay}")
         _check(initial_accumulator_value, f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        _check(eps, f"Invalid epsilon value: {eps}")
+        _check_eps(eps)
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, fused=fused))
