@@ -38,23 +38,32 @@ def _named_grads(parameters):
     return named
 
 
+def _pnorm(xp, a, norm_type):
+    """The p-norm (p finite) of all elements of ``a``, computed in a's dtype."""
+    if norm_type == 2:
+        return xp.sqrt(xp.vdot(a.ravel(), a.ravel()).real)
+    if norm_type == 1:
+        return xp.abs(a).sum()
+    return (xp.abs(a) ** norm_type).sum() ** (1.0 / norm_type)
+
+
 def _vector_norm(xp, a, norm_type):
     """The p-norm of all the elements of ``a`` (one reduction), as a 0-d array of a's dtype.
 
-    Below float64 the sum runs in float64: float32 squares overflow from |g| ~ 1.8e19 on, and a
-    norm that fits in float32 must not come out infinite (one cast, no host round trip)."""
+    float32 squares overflow from |g| ~ 1.8e19 on, yet the norm itself may fit: below float64
+    the sum is redone in float64 when it overflowed (on the CPU, where checking is free) or
+    always runs in float64 (on the GPU, where checking would wait for the device)."""
     if a.size == 0:
         return xp.zeros((), dtype=a.dtype)
     if norm_type == math.inf:
         return xp.abs(a).max()
-    wide = a if a.dtype.itemsize >= 8 else a.astype(np.float64)
-    if norm_type == 2:
-        out = xp.sqrt(xp.vdot(wide.ravel(), wide.ravel()).real)
-    elif norm_type == 1:
-        out = xp.abs(wide).sum()
-    else:
-        out = (xp.abs(wide) ** norm_type).sum() ** (1.0 / norm_type)
-    return xp.asarray(out).astype(a.dtype)
+    if a.dtype.itemsize >= 8:
+        return xp.asarray(_pnorm(xp, a, norm_type))
+    if xp is np:
+        out = _pnorm(xp, a, norm_type)
+        if np.isfinite(out) or not np.isfinite(a).all():
+            return np.asarray(out)
+    return xp.asarray(_pnorm(xp, a.astype(np.float64), norm_type)).astype(a.dtype)
 
 
 def _check_limit(name, value):
