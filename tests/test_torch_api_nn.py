@@ -194,6 +194,19 @@ def test_module_list_slicing_insert_extend_and_module_dict():
     assert [n for n, _ in heads.named_parameters()][:2] == ["tags.weight", "tags.bias"]
     seq = nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Linear(2, 1))
     assert isinstance(seq[:2], nn.Sequential) and len(seq[:2]) == 2
+    tanh = nn.Tanh()
+    seq.insert(1, tanh)
+    assert [type(m).__name__ for m in seq] == ["Linear", "Tanh", "ReLU", "Linear"] and seq[1] is tanh
+    assert seq.pop(1) is tanh and len(seq) == 3
+
+
+def test_parameters_to_vector_and_back():
+    lin = nn.Linear(3, 2)
+    vec = nn.utils.parameters_to_vector(lin.parameters())
+    assert vec.shape == (8,)
+    np.testing.assert_array_equal(vec.numpy()[:6], lin.weight.numpy().ravel())
+    nn.utils.vector_to_parameters(tg.Tensor(np.arange(8, dtype=np.float32)), lin.parameters())
+    np.testing.assert_array_equal(lin.bias.numpy(), [6, 7])
 
 
 def test_parameter_list_and_dict():

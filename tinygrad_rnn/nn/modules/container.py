@@ -162,6 +162,18 @@ class Sequential(Module):
             self.append(m)
         return self
 
+    def insert(self, index, module):
+        """Insert at ``index``; the modules are renumbered "0", "1", ... as in torch."""
+        modules = list(self._modules.values())
+        modules.insert(index, _check_module(module, "Sequential.insert"))
+        ModuleList._renumber(self, modules)
+        return self
+
+    def pop(self, index):
+        module = self[index]
+        del self[index]
+        return module
+
     def __getitem__(self, i):
         items = list(self._modules.items())
         if isinstance(i, slice):
