@@ -119,7 +119,9 @@ def ours(impl):
         import tinygrad_rnn as tg
         from tinygrad_rnn import nn
         cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[problem.cell]
-        module = cls(problem.I, problem.H, impl=impl).load_state_dict(problem.state_dict()).to(device)
+        module = cls(problem.I, problem.H, impl=impl)
+        module.load_state_dict(problem.state_dict())   # returns the key report, as torch's
+        module.to(device)
         x = tg.Tensor(problem.x, requires_grad=True, device=device)
         dy = tg.Tensor(problem.dy, device=device)
         names = {"weight_ih_l0": "w_ih", "weight_hh_l0": "w_hh", "bias_ih_l0": "b_ih", "bias_hh_l0": "b_hh"}

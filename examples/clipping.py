@@ -58,7 +58,7 @@ def grad_stats(params):
 def train(method, args):
     C.seed_everything(args.seed)
     model = Model(args.hidden, args.radius, args.seed).to(args.device)
-    params = model.parameters()
+    params = list(model.parameters())   # a generator, as in torch: kept for grad_stats
     opt = optim.SGD(params, lr=args.lr)
     rng = C.data_rng(args.seed)
     losses, norms, clipped, diverged = [], [], [], None

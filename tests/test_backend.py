@@ -128,7 +128,7 @@ def test_optimizer_state_follows_the_parameters_dtype():
     opt.zero_grad()
     model(tg.randn(4, 3, dtype=np.float64)).sum().backward()
     opt.step()
-    assert all(s[name].dtype == np.float64 for s in opt.state for name in ("exp_avg", "exp_avg_sq"))
+    assert all(opt.state[p][name].dtype == np.float64 for p in model.parameters() for name in ("exp_avg", "exp_avg_sq"))
 
 
 def test_optimizer_state_follows_module_to_device(device):
@@ -140,4 +140,4 @@ def test_optimizer_state_follows_module_to_device(device):
     opt.zero_grad()
     model(tg.randn(4, 3, device=device)).sum().backward()
     opt.step()
-    assert all(backend.device_of(s["momentum_buffer"]) == device for s in opt.state)
+    assert all(backend.device_of(opt.state[p]["momentum_buffer"]) == device for p in model.parameters())

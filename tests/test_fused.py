@@ -93,7 +93,7 @@ def modules(cfg, impls=IMPLS, dtype=np.float64, **overrides):
     first = build(cfg, impls[0], dtype, **overrides)
     out = {impls[0]: first}
     for impl in impls[1:]:
-        out[impl] = build(cfg, impl, dtype, **overrides).load_state_dict(first.state_dict())
+        out[impl] = loaded(build(cfg, impl, dtype, **overrides), first)
     return out
 
 
@@ -117,6 +117,12 @@ def data(cfg, dtype=np.float64):
         upstream.append(rng.standard_normal(state_shape + (H,)))
     cast = lambda a: a.astype(dtype)
     return {k: cast(v) for k, v in arrays.items()}, [cast(u) for u in upstream]
+
+
+def loaded(module, source):
+    """``module`` with the weights of ``source`` (load_state_dict returns the key report, as torch's)."""
+    module.load_state_dict(source.state_dict())
+    return module
 
 
 def run(module, cfg, arrays, upstream, device="cpu"):
@@ -480,7 +486,7 @@ def test_float32_in_float32_out(kind, impl, checkpoint):
         assert value is not None and value.dtype == np.float32, f"{key} is {None if value is None else value.dtype}"
     # float64 with the same weights agrees to float32 precision (in eval mode: the dropout
     # masks drawn for float32 and float64 differ)
-    m64 = build(cfg, impl, np.float64, checkpoint=checkpoint).load_state_dict(m32.state_dict())
+    m64 = loaded(build(cfg, impl, np.float64, checkpoint=checkpoint), m32)
     got = run(m32.eval(), cfg, arrays32, upstream32)
     want = run(m64.eval(), cfg, {k: v.astype(np.float64) for k, v in arrays32.items()},
                [u.astype(np.float64) for u in upstream32])
@@ -509,7 +515,7 @@ def test_fused_layers_on_device_equal_cpu(device, case, gate_kernels, checkpoint
                unbatched=False, dropout=0.0, residual=True, seed=11, lengths=[6, 1, 4])
     arrays, upstream = data(cfg)
     cpu = build(cfg, "fused", checkpoint=checkpoint)
-    on_device = build(cfg, "fused", checkpoint=checkpoint).load_state_dict(cpu.state_dict()).to(device)
+    on_device = loaded(build(cfg, "fused", checkpoint=checkpoint), cpu).to(device)
     cpu.trace, on_device.trace = {}, {}
     want = run(cpu, cfg, arrays, upstream)
     got = run(on_device, cfg, arrays, upstream, device=device)

@@ -87,7 +87,7 @@ def test_module_parameters_and_errors():
     assert [n for n, _ in ln.named_parameters()] == ["weight", "bias"]
     assert ln.weight.shape == (3, 4) and ln.weight.dtype == np.float32
     assert list(nn.LayerNorm(5, bias=False).state_dict()) == ["weight"]
-    assert nn.LayerNorm(5, elementwise_affine=False).parameters() == []
+    assert list(nn.LayerNorm(5, elementwise_affine=False).parameters()) == []
     assert nn.LayerNorm(5, dtype=tg.float64).weight.dtype == np.float64
     y = ln(tg.randn(2, 3, 4))
     np.testing.assert_allclose(y.numpy().reshape(2, -1).mean(axis=1), 0, atol=1e-6)

@@ -69,7 +69,8 @@ def test_step_skips_params_without_grad_and_zero_grad_clears():
     set_grads([a], [np.ones(2)])
     opt.step()
     np.testing.assert_array_equal(b.data, b0)
-    assert opt.state_dict()["steps"] == [1, 0]
+    assert list(opt.state_dict()["state"]) == [0]          # torch's form: only b has no state
+    assert opt.flat_state_dict()["steps"] == [1, 0]
     opt.zero_grad()
     assert a.grad is None and b.grad is None
 
@@ -100,7 +101,7 @@ def test_float32_parameters_stay_float32():
     opt = optim.Adam([p], lr=0.1)
     p.grad = tg.Tensor(np.ones(3, dtype=np.float32))
     opt.step()
-    assert p.dtype == np.float32 and opt.state[0]["exp_avg"].dtype == np.float32
+    assert p.dtype == np.float32 and opt.state[p]["exp_avg"].dtype == np.float32
 
 
 @pytest.mark.parametrize("make", [
@@ -160,7 +161,7 @@ def test_state_dict_round_trip_continues_identically(make, tmp_path):
     opt_b = make(b)
     for g in grads[:5]:
         set_grads(b, g); opt_b.step()
-    state = opt_b.state_dict()
+    state = opt_b.flat_state_dict()          # the CLI checkpoint's form: JSON numbers + arrays
     save_checkpoint(tmp_path, state["arrays"], {k: v for k, v in state.items() if k != "arrays"})
     arrays, meta = load_checkpoint(tmp_path)
     json.dumps(meta)
@@ -176,8 +177,10 @@ def test_state_dict_round_trip_continues_identically(make, tmp_path):
 def test_load_state_dict_rejects_mismatch():
     opt = optim.Adam(make_params(), lr=0.1)
     with pytest.raises(ValueError, match="SGD"):
-        opt.load_state_dict(optim.SGD(make_params(), lr=0.1).state_dict())
+        opt.load_state_dict(optim.SGD(make_params(), lr=0.1).flat_state_dict())
     with pytest.raises(ValueError, match="parameters"):
+        opt.load_state_dict(optim.Adam(make_params()[:1], lr=0.1).flat_state_dict())
+    with pytest.raises(ValueError, match="doesn't match the size"):     # torch's form and wording
         opt.load_state_dict(optim.Adam(make_params()[:1], lr=0.1).state_dict())
 
 
@@ -222,7 +225,9 @@ def test_scheduler_state_dict_round_trip():
         sched.step()
     state = sched.state_dict()
     opt2 = optim.Adam(make_params(), lr=0.1)
-    sched2 = optim.CosineAnnealingLR(opt2, T_max=20).load_state_dict(state)
+    sched2 = optim.CosineAnnealingLR(opt2, T_max=20)
+    opt2.load_state_dict(opt.state_dict())      # as in torch, the optimizer holds the current rate
+    sched2.load_state_dict(state)
     assert opt2.lr == opt.lr
     sched.step(); sched2.step()
     assert opt2.lr == opt.lr

@@ -27,9 +27,13 @@ def check_int(name, value, minimum=1, owner=None):
     return int(value)
 
 
-def check_probability(value, name="dropout probability", owner=None):
-    """``value`` as a float in [0, 1) (a dropout rate: 1 would drop everything), else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value < 1:
+def check_probability(value, name="dropout probability", owner=None, allow_one=False):
+    """``value`` as a float in [0, 1) (a dropout rate between recurrent layers: 1 would cut
+    them apart), or in [0, 1] with ``allow_one`` (``nn.Dropout(p=1)`` zeroes, as in torch)."""
+    number = not isinstance(value, bool) and isinstance(value, (int, float, np.floating))
+    if not number or not (0 <= value and (value <= 1 if allow_one else value < 1)):
+        if allow_one:                                  # torch's words for nn.Dropout
+            raise ValueError(f"{_prefix(owner)}{name} has to be between 0 and 1, but got {value!r}")
         raise ValueError(f"{_prefix(owner)}{name} must be a number in [0, 1), got {value!r}")
     return float(value)
 

@@ -124,7 +124,7 @@ class CharLMCheckpoint:
     def write(self, *, config, model, vocab, optimizer, scheduler, run, corpus):
         """Save everything the next step depends on (see the module docstring), atomically."""
         arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
-        opt_state = optimizer.state_dict()
+        opt_state = optimizer.flat_state_dict()   # the arrays apart from the JSON-friendly rest
         arrays.update({f"optim.{k}": v for k, v in opt_state.pop("arrays").items()})
         parts = state_arrays(run.state)
         arrays.update({f"state.{i}": a for i, a in enumerate(parts)})
@@ -230,8 +230,9 @@ def _check_training(meta, arrays, config, fail):
     hyper = opt.get("hyperparameters")
     if not isinstance(hyper, dict) or not all(
             (_is_number(v) and v >= 0) or (isinstance(v, list) and all(_is_number(x) and x >= 0 for x in v))
-            or isinstance(v, bool) for v in hyper.values()):
-        raise fail(f"optimizer.hyperparameters must map names to non-negative numbers, got {hyper!r}")
+            or isinstance(v, bool) or v is None for v in hyper.values()):
+        raise fail(f"optimizer.hyperparameters must map names to non-negative numbers, flags or null, "
+                   f"got {hyper!r}")
     if (meta["scheduler"] is None) != (config.schedule == "constant"):
         raise fail(f"scheduler {meta['scheduler']!r} does not fit config.schedule {config.schedule!r}")
     _check_rng(meta["rng"], arrays, fail)

@@ -5,14 +5,15 @@ from .module import Module
 
 
 class Dropout(Module):
-    """Zero each element with probability p in training (scaling the rest by 1/(1-p))."""
+    """Zero each element with probability p in training (scaling the rest by 1/(1-p));
+    p = 1 zeroes everything, as in PyTorch."""
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        self.p = check_probability(p)
+        self.p, self.inplace = check_probability(p, allow_one=True), inplace
 
-    def forward(self, x):
-        return F.dropout(x, self.p, self.training)
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"

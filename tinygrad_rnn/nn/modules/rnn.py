@@ -34,9 +34,9 @@ from ..._validation import (check_lengths, check_nonlinearity, check_rnn_input, 
 from ...ops import rnn_fused
 from ...tensor import cat, split, stack
 from .. import functional as F
-from ..utils.rnn import reverse_padded
+from ..utils.rnn import PackedSequence, packed_forward, reverse_padded
 from .module import Module
-from .rnn_cells import (empty_parameter, gru_cell, lstm_cell, reset_uniform, rnn_cell,
+from .rnn_cells import (empty_parameter, gru_cell, lstm_cell, place, reset_uniform, rnn_cell,
                         zeros_like_state)
 
 
@@ -187,7 +187,7 @@ class _RNNBase(Module):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, residual=False, impl="fused",
-                 checkpoint=0):
+                 checkpoint=0, device=None, dtype=None):
         super().__init__()
         check_rnn_layer_args(type(self).__name__, input_size, hidden_size, num_layers, dropout,
                           bidirectional, proj_size, residual, impl, checkpoint, self.IMPLS)
@@ -210,9 +210,20 @@ class _RNNBase(Module):
                 if proj_size:
                     setattr(self, "weight_hr" + suffix, empty_parameter((proj_size, H)))
         self.reset_parameters()
+        place(self, device, dtype)
 
     def reset_parameters(self):
         reset_uniform(self, self.hidden_size)
+
+    def flatten_parameters(self):
+        """A no-op kept for PyTorch scripts: cuDNN wants one contiguous weight buffer, our
+        kernels read the Parameters as they are."""
+
+    @property
+    def all_weights(self):
+        """[[w_ih, w_hh, b_ih, b_hh(, w_hr)] per layer and direction], as torch's."""
+        return [[p for p in self.layer_parameters(k // self.num_directions, k % self.num_directions)
+                 if p is not None] for k in range(self.num_layers * self.num_directions)]
 
     def layer_parameters(self, layer, direction):
         """(w_ih, w_hh, b_ih, b_hh, w_hr) of one layer and direction; absent ones are None."""
@@ -243,6 +254,8 @@ class _RNNBase(Module):
     # ---- the forward pass ----------------------------------------------------------------
     def _forward(self, x, hx, lengths, on_step=None):
         """Shared by RNN/GRU/LSTM. Returns (out, h_n, c_n) with c_n None except for the LSTM."""
+        if isinstance(x, PackedSequence):    # unpacked to padding + lengths, run, packed again
+            return packed_forward(self, x, hx, lengths)
         x, h0, c0, lengths, batched = self._prepare(x, hx, lengths)
         D = self.num_directions
         h0s = unbind(h0)
@@ -281,6 +294,8 @@ class _RNNBase(Module):
         int array (B,) or None -> (out (T, B, Hout), zero past each length; h_n (B, Hout);
         c_n (B, H) or None), the states at each sequence's last real step."""
         params = self.layer_parameters(layer, direction)
+        if x.shape[1] == 0:                 # an empty batch: only the composite path handles zero rows
+            return self._run_direction_composite(x, h0, c0, params, lengths, on_step)
         if self.impl == "fused" and on_step is None:
             trace = None if self.trace is None else self.trace.setdefault((layer, direction), {})
             return self._fused(x, h0, c0, params, lengths, trace)
@@ -373,10 +388,10 @@ class RNN(_RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, residual=False, impl="fused",
-                 checkpoint=0):
+                 checkpoint=0, device=None, dtype=None):
         check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         0, residual, impl, checkpoint)
+                         0, residual, impl, checkpoint, device, dtype)
         self.nonlinearity = nonlinearity
 
     def _step(self, xw_t, h, c, w_hh, b_hh, w_hr):
@@ -403,9 +418,10 @@ class LSTM(_RNNBase):
     _gates = 4
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, residual=False, impl="fused", checkpoint=0):
+                 dropout=0.0, bidirectional=False, proj_size=0, residual=False, impl="fused", checkpoint=0,
+                 device=None, dtype=None):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         proj_size, residual, impl, checkpoint)
+                         proj_size, residual, impl, checkpoint, device, dtype)
 
     def _result(self, out, h_n, c_n):
         return out, (h_n, c_n)
@@ -427,9 +443,10 @@ class GRU(_RNNBase):
     _gates = 3
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, residual=False, impl="fused", checkpoint=0):
+                 dropout=0.0, bidirectional=False, residual=False, impl="fused", checkpoint=0,
+                 device=None, dtype=None):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         0, residual, impl, checkpoint)
+                         0, residual, impl, checkpoint, device, dtype)
 
     def _step(self, xw_t, h, c, w_hh, b_hh, w_hr):
         return gru_step(xw_t, h, w_hh, b_hh), None

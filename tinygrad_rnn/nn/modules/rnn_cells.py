@@ -62,6 +62,12 @@ def empty_parameter(shape):
     return Parameter(np.zeros(shape, dtype=np.float32))
 
 
+def place(module, device, dtype):
+    """The ``device=``/``dtype=`` constructor arguments: move the fresh parameters there."""
+    if device is not None or dtype is not None:
+        module.to(device=device, dtype=dtype)
+
+
 def reset_uniform(module, hidden_size):
     """PyTorch's default: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))."""
     bound = 1 / math.sqrt(hidden_size)
@@ -76,7 +82,7 @@ class _CellBase(Module):
     ``bias_hh (G*H,)``, G = number of gates. Call it in your own loop over time."""
     _gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__()
         check_int("input_size", input_size)
         check_int("hidden_size", hidden_size)
@@ -87,6 +93,7 @@ class _CellBase(Module):
         self.bias_ih = empty_parameter((G * hidden_size,)) if bias else None
         self.bias_hh = empty_parameter((G * hidden_size,)) if bias else None
         self.reset_parameters()
+        place(self, device, dtype)
 
     def reset_parameters(self):
         reset_uniform(self, self.hidden_size)
@@ -118,9 +125,9 @@ class RNNCell(_CellBase):
     Parameters: weight_ih (H, I), weight_hh (H, H), bias_ih (H,), bias_hh (H,)."""
     _gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
         check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, bias)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, x, hx=None):

@@ -38,12 +38,8 @@ def _named_grads(parameters):
     return named
 
 
-def _vector_norm(xp, a, norm_type):
-    """The p-norm of all the elements of ``a`` (one reduction), as a 0-d array."""
-    if a.size == 0:
-        return xp.zeros((), dtype=a.dtype)
-    if norm_type == math.inf:
-        return xp.abs(a).max()
+def _pnorm(xp, a, norm_type):
+    """The p-norm (p finite) of all elements of ``a``, computed in a's dtype."""
     if norm_type == 2:
         return xp.sqrt(xp.vdot(a.ravel(), a.ravel()).real)
     if norm_type == 1:
@@ -51,7 +47,38 @@ def _vector_norm(xp, a, norm_type):
     return (xp.abs(a) ** norm_type).sum() ** (1.0 / norm_type)
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def _vector_norm(xp, a, norm_type):
+    """The p-norm of all the elements of ``a`` (one reduction), as a 0-d array of a's dtype.
+
+    float32 squares overflow from |g| ~ 1.8e19 on, yet the norm itself may fit: below float64
+    the sum is redone in float64 when it overflowed (on the CPU, where checking is free) or
+    always runs in float64 (on the GPU, where checking would wait for the device)."""
+    if a.size == 0:
+        return xp.zeros((), dtype=a.dtype)
+    if norm_type == math.inf:
+        return xp.abs(a).max()
+    if a.dtype.itemsize >= 8:
+        return xp.asarray(_pnorm(xp, a, norm_type))
+    if xp is np:
+        out = _pnorm(xp, a, norm_type)
+        if np.isfinite(out) or not np.isfinite(a).all():
+            return np.asarray(out)
+    return xp.asarray(_pnorm(xp, a.astype(np.float64), norm_type)).astype(a.dtype)
+
+
+def _check_limit(name, value):
+    """A clipping limit: a number >= 0 (inf allowed). A negative limit would flip the gradients'
+    sign and NaN would erase them, silently, so both are refused."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from None
+    if not value >= 0:
+        raise ValueError(f"{name} must be >= 0 (it bounds a gradient norm / magnitude), got {value}")
+    return value
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
     total = || (||g_1||_p, ..., ||g_n||_p) ||_p     (= the p-norm of all gradients concatenated;
@@ -66,6 +93,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     Returns the total norm before clipping, as a 0-d Tensor on the gradients' device (PyTorch
     also returns a tensor); ``float(norm)`` gives a Python number.
     """
+    max_norm = _check_limit("max_norm", max_norm)
     norm_type = float(norm_type)
     if not norm_type > 0:
         raise ValueError(f"norm_type must be positive or inf, got {norm_type}")
@@ -97,8 +125,8 @@ def _total_norm(named, norm_type):
     return _vector_norm(backend.xp_for(device), backend.xp_for(device).stack(norms), norm_type), norms
 
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient element into [-clip_value, clip_value], in place. Returns None."""
-    clip_value = float(clip_value)
+    clip_value = _check_limit("clip_value", clip_value)
     for _, g in _named_grads(parameters):
         backend.array_module(g.data).clip(g.data, -clip_value, clip_value, out=g.data)
