@@ -70,7 +70,7 @@ def test_train_sample_eval_end_to_end(trained, corpus, capsys):
 
     code, report, err = run(["eval", out], capsys)
     assert code == 0, err
-    assert "validation split" in report and "perplexity" in report and "bpc" in report
+    assert "validation split" in report and "perplexity/char" in report and "bits/char" in report
     other = corpus.parent / "other.txt"
     other.write_text("Speak, speak. All resolved.\n", encoding="utf-8")
     code, report, err = run(["eval", out, "--text", other], capsys)

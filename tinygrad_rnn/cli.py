@@ -16,6 +16,7 @@ import math
 import sys
 
 from . import backend
+from . import lm_cli
 from .train import DEFAULT_STEPS, TrainingDiverged, UsageError
 
 DEFAULT_OUT = "runs/charlm"
@@ -57,7 +58,7 @@ def _float_in(low, high=None, low_open=False):
 def build_parser():
     parser = _Parser(prog="tinygrad-rnn", description="Character-level RNN language models on tinygrad_rnn: "
                      "train one, sample text from it, evaluate it.")
-    sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval,ngram,explain}", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a character language model",
                        description="Train a character-level language model (truncated BPTT, one optimizer step "
@@ -110,6 +111,7 @@ def build_parser():
                    help="sample only among the K most likely characters (default: all)")
     s.add_argument("--seed", type=pos0, default=None, metavar="S", help="random seed (default: random)")
     s.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
+    lm_cli.add_sample_options(s)
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("eval", help="loss, bits per character and perplexity of a trained model",
@@ -120,13 +122,17 @@ def build_parser():
     e.add_argument("--batch-size", type=pos, default=None, metavar="B", help="streams (default: the run's)")
     e.add_argument("--seq-len", type=pos, default=None, metavar="T", help="chunk length (default: the run's)")
     e.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
+    lm_cli.add_eval_options(e)
     e.set_defaults(func=cmd_eval)
+    # ---- language-model options and commands (issue 12): tinygrad_rnn/lm_cli.py ----
+    lm_cli.add_train_options(t)
+    lm_cli.add_commands(sub)
     return parser
 
 
 TRAIN_KEYS = ("corpus", "cell", "layers", "hidden", "embedding", "dropout", "seq_len", "batch_size", "lr",
               "optimizer", "weight_decay", "schedule", "clip", "steps", "eval_every", "eval_chars", "seed",
-              "device", "dtype", "sample_length")
+              "device", "dtype", "sample_length") + lm_cli.TRAIN_KEYS
 
 
 def _check_device(device):
@@ -150,10 +156,11 @@ def cmd_sample(args):
     from .lm import sample
     from .train import load_model
     _check_device(args.device)
-    model, vocab, _ = load_model(args.dir, device=args.device)
+    model, vocab, meta = load_model(args.dir, device=args.device)
+    warmup = lm_cli.sample_warmup(meta, vocab, args.no_warmup)
     try:
         text = sample(model, vocab, args.length, prime=args.prime, temperature=args.temperature,
-                      top_k=args.top_k, seed=args.seed)
+                      top_k=args.top_k, seed=args.seed, warmup=warmup)
     except ValueError as exc:
         raise UsageError(f"--prime: {exc}" if "prime" in str(exc) else str(exc)) from None
     print(text)
@@ -183,11 +190,12 @@ def cmd_eval(args):
     if args.text is None:
         ids = split_train_val(ids, config.get("val_fraction", 0.1))[1]
     if len(ids) < 2:
-        raise UsageError(f"{what}: at least 2 characters are needed to evaluate")
-    result = evaluate(model, ids, args.batch_size or config.get("batch_size", 32),
-                      args.seq_len or config.get("seq_len", 64))
-    print(f"{what}: loss {result['loss']:.4f} nats/char  bpc {result['bpc']:.4f}  "
-          f"perplexity {result['perplexity']:.3f}  ({result['chars']} characters, step {meta['step']})")
+        raise UsageError(f"{what}: at least 2 {vocab.unit}s are needed to evaluate")
+    batch_size = args.batch_size or config.get("batch_size", 32)
+    result = evaluate(model, ids, batch_size, args.seq_len or config.get("seq_len", 64))
+    print(f"{what}: {lm_cli._format(result, vocab.unit)}, step {meta['step']}")
+    if args.baselines:
+        lm_cli.print_baselines(result, vocab, meta, ids, args.baselines, batch_size)
     return 0
 
 
@@ -203,7 +211,7 @@ def main(argv=None):
     except SystemExit as exc:          # --help (0) or a bad command line (2, already reported)
         return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
-        print(f"error: choose a command: train, sample or eval (see {parser.prog} --help)", file=sys.stderr)
+        print(f"error: choose a command: train, sample, eval, ngram or explain (see {parser.prog} --help)", file=sys.stderr)
         return 2
     try:
         return args.func(args)

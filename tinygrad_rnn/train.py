@@ -38,8 +38,8 @@ import numpy as np
 
 from . import backend, optim
 from .checkpoint import META_FILE, atomic_write_bytes, load_checkpoint, save_checkpoint
-from .data import BPTTBatches, CharVocab, load_default_corpus, load_text, split_train_val
-from .lm import CELLS, CharLM, evaluate, perplexity, sample, state_arrays, state_from_arrays
+from .data import BPTTBatches, load_default_corpus, load_text, make_vocab, split_train_val, vocab_from_dict
+from .lm import CELLS, CharLM, evaluate, perplexity, sample, state_arrays, state_from_arrays, warmup_text
 from .nn import functional as F
 from .tbptt import tbptt_step
 from .tensor import Tensor
@@ -89,6 +89,11 @@ class TrainConfig:
     dtype: str = "float32"
     val_fraction: float = 0.1
     sample_length: int = 200      # characters of the sample shown at the end (0: none)
+    # -- language-model options (issue 12): word tokens and tied weights --
+    tokens: str = "char"          # char | word
+    vocab_size: int = None        # word tokens: keep the most common words (None: all)
+    min_count: int = 1            # word tokens: drop words seen fewer times (-> <unk>)
+    tie_weights: bool = False     # decoder weight = embedding weight (needs embedding == hidden)
 
 
 def _fail(message):
@@ -135,6 +140,7 @@ def validate_config(config):
     choice("optimizer", OPTIMIZERS)
     choice("schedule", SCHEDULES)
     choice("dtype", DTYPES)
+    _validate_lm_options(c, integer, choice)
     try:
         c.device = backend.check_device(c.device)
     except (ValueError, RuntimeError) as exc:
@@ -142,6 +148,22 @@ def validate_config(config):
     if c.corpus is not None:
         c.corpus = str(Path(c.corpus).expanduser().resolve())
     return c
+
+
+def _validate_lm_options(c, integer, choice):
+    """The word-token and weight-tying options (issue 12)."""
+    choice("tokens", ("char", "word"))
+    if c.vocab_size is not None:
+        integer("vocab_size", 3)
+    integer("min_count", 1)
+    if not isinstance(c.tie_weights, (bool, np.bool_)):
+        _fail(f"tie-weights must be true or false, got {c.tie_weights!r}")
+    c.tie_weights = bool(c.tie_weights)
+    if c.tokens == "char" and (c.vocab_size is not None or c.min_count != 1):
+        _fail("--vocab-size and --min-count apply to word tokens: add --tokens word")
+    if c.tie_weights and c.embedding != c.hidden:
+        _fail(f"--tie-weights needs --embedding equal to --hidden (the decoder reads the hidden state with "
+              f"the embedding matrix), got embedding {c.embedding} and hidden {c.hidden}")
 
 
 def make_config(values=None):
@@ -168,7 +190,10 @@ def load_corpus(path):
 
 
 def _prepare_data(config, text):
-    vocab = CharVocab.from_text(text)
+    try:
+        vocab = make_vocab(text, config.tokens, config.vocab_size, config.min_count)
+    except ValueError as exc:
+        raise UsageError(f"corpus {config.corpus or 'the default corpus'!r}: {exc}") from None
     ids = vocab.encode(text)
     try:
         train_ids, val_ids = split_train_val(ids, config.val_fraction)
@@ -209,7 +234,8 @@ def _build_optimizer(config, model):
 
 def _model_config(config, vocab_size):
     return {"vocab_size": vocab_size, "embedding_dim": config.embedding, "hidden_size": config.hidden,
-            "num_layers": config.layers, "cell": config.cell, "dropout": config.dropout}
+            "num_layers": config.layers, "cell": config.cell, "dropout": config.dropout,
+            "tie_weights": config.tie_weights}
 
 
 # ---- checkpoints ---------------------------------------------------------------------------
@@ -230,7 +256,7 @@ def _read_checkpoint(directory):
 
 def _restore_model(directory, arrays, meta, device, dtype=None):
     try:
-        vocab = CharVocab.from_dict(meta["vocab"])
+        vocab = vocab_from_dict(meta["vocab"])
     except ValueError as exc:
         raise UsageError(f"checkpoint {str(directory)!r}: bad vocabulary ({exc})") from None
     dtype = dtype or meta["config"].get("dtype", "float32")
@@ -242,7 +268,7 @@ def _restore_model(directory, arrays, meta, device, dtype=None):
         message = exc.args[0] if exc.args else exc
         raise UsageError(f"checkpoint {str(directory)!r} does not fit its model: {message}") from None
     if model.vocab_size != len(vocab):
-        raise UsageError(f"checkpoint {str(directory)!r}: vocabulary of {len(vocab)} characters for a model "
+        raise UsageError(f"checkpoint {str(directory)!r}: vocabulary of {len(vocab)} tokens for a model "
                          f"predicting {model.vocab_size}")
     return model, vocab
 
@@ -280,12 +306,13 @@ def _save(out_dir, run):
                  "corpus_chars": run["corpus_chars"]},
         "state_parts": len(state_arrays(run["state"])),
         "last_val": run["last_val"],
+        "warmup": run.get("warmup", ""),      # text read before a prime when sampling (lm.warmup_text)
     }
     save_checkpoint(out_dir, arrays, meta)
 
 
 # ---- plotting ------------------------------------------------------------------------------
-def plot_losses(path, train_losses, val_history):
+def plot_losses(path, train_losses, val_history, unit="char"):
     """Write the loss curve (training loss per step, its running mean, validation loss) as a
     PNG, atomically. Uses matplotlib's Agg canvas directly (no pyplot, no global backend
     change). Returns False when matplotlib is not installed."""
@@ -308,7 +335,7 @@ def plot_losses(path, train_losses, val_history):
     if len(val):
         ax.plot(val[:, 0], val[:, 1], "o-", color="tab:orange", label="validation")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats / char)")
+    ax.set_ylabel(f"loss (nats / {unit})")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -481,14 +508,15 @@ def train(config=None, out_dir="runs/charlm", resume=None, progress=True, log=pr
 
     run = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "config": config, "vocab": vocab,
            "corpus_crc32": corpus_crc32, "corpus_chars": len(text), "train_losses": train_losses,
-           "val_history": val_history, "last_val": last_val}
+           "val_history": val_history, "last_val": last_val,
+           "warmup": warmup_text(text[:round(len(text) * (1 - config.val_fraction))])}
     saved_step = step if meta is not None and same_dir else None
 
     def checkpoint(at_step, carried, rng_state):
         nonlocal saved_step
         run.update(step=at_step, state=carried, rng_state=rng_state)
         _save(out_dir, run)
-        plot_losses(out_dir / "loss.png", train_losses, val_history)
+        plot_losses(out_dir / "loss.png", train_losses, val_history, vocab.unit)
         saved_step = at_step
 
     def validate_now(at_step, train_loss):
@@ -496,8 +524,9 @@ def train(config=None, out_dir="runs/charlm", resume=None, progress=True, log=pr
         result = evaluate(model, ids if len(ids) >= 2 else val_ids, config.batch_size, config.seq_len)
         val_history.append([at_step, result["loss"], result["bpc"]])
         run["last_val"] = {k: result[k] for k in ("loss", "bpc", "perplexity")}
-        bar.write(f"step {at_step}/{config.steps}  train loss {_fmt(train_loss)}  |  val loss {_fmt(result['loss'])}"
-                  f"  bpc {_fmt(result['bpc'])}  perplexity {_fmt(result['perplexity'])}")
+        u = vocab.unit
+        bar.write(f"step {at_step}/{config.steps}  train loss {_fmt(train_loss)} nats/{u}  |  val loss "
+                  f"{_fmt(result['loss'])} nats/{u}  {_fmt(result['bits'])} bits/{u}  perplexity/{u} {_fmt(result['perplexity'])}")
 
     device, chars_per_step = config.device, config.batch_size * config.seq_len
     bar = _Progress(progress, config.steps, min(step, config.steps), log)
@@ -560,7 +589,8 @@ def train(config=None, out_dir="runs/charlm", resume=None, progress=True, log=pr
         checkpoint(step, state, backend.get_rng_state())
     text_sample = ""
     if config.sample_length:
-        text_sample = sample(model, vocab, config.sample_length, temperature=0.8, seed=config.seed)
+        text_sample = sample(model, vocab, config.sample_length, temperature=0.8, seed=config.seed,
+                             warmup=run["warmup"])
         bar.write(f"--- sample (temperature 0.8) ---\n{text_sample}\n---")
     return {"step": step, "train_loss": train_losses[-1] if train_losses else None, "val": run["last_val"],
             "sample": text_sample, "out_dir": str(out_dir)}

@@ -6,7 +6,7 @@ Depends on NumPy only, so it can be used (and tested) without the engine.
 from .batching import BPTTBatches, split_train_val
 from .corpus import load_default_corpus, load_text
 from .vocab import UNKNOWN_CHAR, CharVocab
-from .words import EOS, UNK, WordVocab, detokenize_words, tokenize_words, vocab_from_dict
+from .words import EOS, UNK, WordVocab, detokenize_words, make_vocab, tokenize_words, vocab_from_dict
 
 __all__ = [
     "BPTTBatches",
@@ -15,6 +15,7 @@ __all__ = [
     "UNK",
     "WordVocab",
     "detokenize_words",
+    "make_vocab",
     "tokenize_words",
     "vocab_from_dict",
     "UNKNOWN_CHAR",

@@ -179,3 +179,16 @@ def vocab_from_dict(d: dict):
     if kind == "char":
         return CharVocab.from_dict({k: v for k, v in d.items() if k != "kind"})
     raise ValueError(f"unknown vocabulary kind {kind!r} (expected 'char' or 'word')")
+
+
+def make_vocab(text: str, tokens: str = "char", vocab_size=None, min_count: int = 1):
+    """The vocabulary a run uses for ``text``: every character (``tokens="char"``), or the words
+    kept by ``vocab_size`` / ``min_count`` with ``<unk>`` for the rest (``tokens="word"``)."""
+    from .vocab import CharVocab
+    if tokens == "char":
+        if vocab_size is not None or min_count != 1:
+            raise ValueError("vocab-size and min-count apply to word tokens (--tokens word) only")
+        return CharVocab.from_text(text)
+    if tokens == "word":
+        return WordVocab.from_text(text, max_size=vocab_size, min_count=min_count)
+    raise ValueError(f"tokens must be 'char' or 'word', got {tokens!r}")
