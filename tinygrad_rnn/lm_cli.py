@@ -159,6 +159,10 @@ def cmd_explain(args):
     from .explain import explain_run
     out = explain_run(args.dir, text_path=args.text, length=args.length, out=args.out, top=args.top)
     print(f"wrote {out['page']}")
-    for prop, (unit, r) in out["best"].items():
-        print(f"  {prop:<22} best unit {unit:<14} r = {r:+.3f}   (chance: |r| < {out['chance'][prop]:.3f})")
+    for prop, info in out["ranking"].items():
+        if info is None:
+            print(f"  {prop:<24} not present in this text")
+        else:
+            unit, r = info["top"][0]
+            print(f"  {prop:<24} best unit {unit:<10} r = {r:+.3f}   (chance level |r| {info['chance']:.3f})")
     return 0
