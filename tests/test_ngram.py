@@ -120,3 +120,18 @@ def test_unfitted_and_too_short():
         NGramLM(2, 3).distribution(np.array([0]))
     with pytest.raises(ValueError, match="at least 3"):
         NGramLM(3, 3).fit(np.array([0, 1]))
+
+
+def test_sample_follows_the_counts_and_reads_the_warmup():
+    text = "abcabcabcabc\nxyzxyz\n"
+    vocab = CharVocab.from_text(text)
+    model = NGramLM(3, len(vocab), "kn").fit(vocab.encode(text))
+    out = ngram.sample(model, vocab, 30, prime="ab", seed=0)
+    assert out.startswith("ab") and len(out) == 32
+    assert out == ngram.sample(model, vocab, 30, prime="ab", seed=0)
+    firsts = [ngram.sample(model, vocab, 1, prime="ab", seed=s)[-1] for s in range(200)]
+    p_c = model.distribution(vocab.encode("ab"))[vocab.encode("c")[0]]
+    assert abs(firsts.count("c") / 200 - p_c) < 0.12 and p_c > 0.3        # drawn from the distribution
+    after_xy = [ngram.sample(model, vocab, 1, warmup="xy", seed=s) for s in range(200)]
+    p_z = model.distribution(vocab.encode("xy"))[vocab.encode("z")[0]]
+    assert abs(after_xy.count("z") / 200 - p_z) < 0.12 and p_z > 0.3     # the warm-up is the context

@@ -239,14 +239,18 @@ def evaluate(model, ids, batch_size=32):
     return {"loss": loss, "bits": loss / math.log(2), "perplexity": perplexity(loss), "tokens": int(logp.size)}
 
 
-def sample(model, vocab, length, prime="", seed=None):
-    """``length`` tokens drawn from the model after ``prime`` (text), decoded by ``vocab``."""
+def sample(model, vocab, length, prime="", seed=None, warmup=""):
+    """``prime`` (text) followed by ``length`` tokens drawn from the model, decoded by ``vocab``;
+    ``warmup`` (text, not returned) is read first as context, like ``lm.sample``'s."""
     rng = np.random.default_rng(seed)
-    ids = list(vocab.encode(prime)) if prime else []
+    context = [int(i) for i in vocab.encode(warmup + prime)] if warmup + prime else []
+    ids = []
     for _ in range(length):
-        p = model.distribution(np.asarray(ids[-(model.order - 1):] if model.order > 1 else [], dtype=np.int64))
+        recent = (context + ids)[-(model.order - 1):] if model.order > 1 else []
+        p = model.distribution(np.asarray(recent, dtype=np.int64))
         ids.append(int(rng.choice(len(p), p=p)))
-    return vocab.decode(np.asarray(ids, dtype=np.int64))
+    from .lm import _join
+    return _join(vocab, prime, ids)
 
 
 def run(text, vocab, order, smoothing="kn", k=1.0, val_fraction=0.1, batch_size=32):
