@@ -125,14 +125,10 @@ class NGramLM:
             if self.smoothing == "kn" and k < self.order:
                 # continuation count of a k-gram: distinct tokens seen before it = the distinct
                 # (k+1)-grams whose last k tokens are it
-                up_uniq, up_first = raw[k][0], raw[k][1]
-                suffix_keys = self._keys_at(ids, up_first + 1, k)
-                suffix = np.searchsorted(uniq, suffix_keys)
+                suffix = np.searchsorted(uniq, self._keys_at(ids, raw[k][1] + 1, k))
                 counts = np.bincount(suffix, minlength=len(uniq))
-                keep = counts > 0
-                # k-grams only seen at the very start have no continuation: drop them
-                self.orders.append(_Order(uniq[keep], counts[keep], V, n_prev) if not keep.all()
-                                   else _Order(uniq, counts, V, n_prev))
+                keep = counts > 0      # a k-gram seen only at the very start has no continuation
+                self.orders.append(_Order(uniq[keep], counts[keep], V, n_prev))
             else:
                 self.orders.append(_Order(uniq, counts, V, n_prev))
         return self
@@ -168,18 +164,28 @@ class NGramLM:
 
     def _probs_of(self, contexts, targets, usable):
         """P(target | context) for each row; ``usable[i]`` caps the context length."""
-        V, n = self.vocab_size, len(targets)
         if self.smoothing == "addk":
-            j = np.minimum(usable, self.order - 1)
-            c = contexts[np.arange(n), j]
-            p = np.full(n, 1.0 / V)
-            for jj in np.unique(j):
-                rows = (j == jj) & (c >= 0)
-                order = self.orders[jj]
-                ids = order.lookup(c[rows] * V + targets[rows])
-                count = np.where(ids >= 0, order.counts[np.maximum(ids, 0)], 0.0)
-                p[rows] = (count + self.k) / (order.totals[c[rows]] + self.k * V)
-            return p
+            return self._addk_probs(contexts, targets, usable)
+        return self._kn_probs(contexts, targets, usable)
+
+    def _addk_probs(self, contexts, targets, usable):
+        """(c(hw) + k) / (c(h) + kV) with the longest usable context h; 1/V if h is unseen."""
+        V, n = self.vocab_size, len(targets)
+        j = np.minimum(usable, self.order - 1)
+        c = contexts[np.arange(n), j]
+        p = np.full(n, 1.0 / V)
+        for jj in np.unique(j):
+            rows = (j == jj) & (c >= 0)
+            order = self.orders[jj]
+            ids = order.lookup(c[rows] * V + targets[rows])
+            count = np.where(ids >= 0, order.counts[np.maximum(ids, 0)], 0.0)
+            p[rows] = (count + self.k) / (order.totals[c[rows]] + self.k * V)
+        return p
+
+    def _kn_probs(self, contexts, targets, usable):
+        """Interpolate from the uniform distribution up: at each context length whose context
+        was seen, p = (c - D(c) + freed mass * p_shorter) / c(h)."""
+        V, n = self.vocab_size, len(targets)
         p = np.full(n, 1.0 / V)
         for jj in range(self.order):
             order = self.orders[jj]
