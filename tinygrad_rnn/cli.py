@@ -92,7 +92,7 @@ def build_parser():
     t.add_argument("--device", choices=("cpu", "cuda"), help="where to train (default: cpu)")
     t.add_argument("--dtype", choices=("float32", "float64"), help="parameter dtype (default: float32)")
     t.add_argument("--sample-length", type=pos0, metavar="N",
-                   help="characters of the sample printed at the end, 0 = none (default: 200)")
+                   help="tokens of the sample printed at the end, 0 = none (default: 200)")
     t.add_argument("--out", metavar="DIR", help=f"output directory (default: {DEFAULT_OUT}, or the "
                                                 f"--resume directory)")
     t.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR")
@@ -103,12 +103,13 @@ def build_parser():
     s = sub.add_parser("sample", help="generate text from a trained model",
                        description="Generate text from the checkpoint in DIR and print it.")
     s.add_argument("dir", metavar="DIR", help="checkpoint directory (the --out of train)")
-    s.add_argument("--length", type=pos0, default=500, metavar="N", help="characters to generate (default: 500)")
+    s.add_argument("--length", type=pos0, default=500, metavar="N",
+                   help="tokens to generate: characters, or words for a word model (default: 500)")
     s.add_argument("--prime", default="", metavar="TEXT", help="text to start from (default: none)")
     s.add_argument("--temperature", type=_float_in(0.0, low_open=True), default=1.0, metavar="T",
                    help="> 0; lower is more conservative (default: 1.0)")
     s.add_argument("--top-k", type=pos, default=None, metavar="K",
-                   help="sample only among the K most likely characters (default: all)")
+                   help="sample only among the K most likely tokens (default: all)")
     s.add_argument("--seed", type=pos0, default=None, metavar="S", help="random seed (default: random)")
     s.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
     lm_cli.add_sample_options(s)
