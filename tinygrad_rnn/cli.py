@@ -56,8 +56,8 @@ def _float_in(low, high=None, low_open=False):
 
 
 def build_parser():
-    parser = _Parser(prog="tinygrad-rnn", description="Character-level RNN language models on tinygrad_rnn: "
-                     "train one, sample text from it, evaluate it.")
+    parser = _Parser(prog="tinygrad-rnn", description="Recurrent language models (characters or words) on tinygrad_rnn: "
+                     "train one, sample text from it, evaluate it; n-gram baselines; explain its units.")
     sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval,ngram,explain}", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a character language model",

@@ -129,7 +129,9 @@ def cmd_ngram(args):
     print(f"{args.order}-gram {SMOOTHING_NAMES[args.smoothing]}, {vocab.unit} tokens ({len(vocab):,} in the "
           f"vocabulary): validation {_format(result, vocab.unit)}; fit + evaluate {result['seconds']:.2f} s")
     if args.sample_length:
-        print(ngram.sample(result["model"], vocab, args.sample_length, seed=args.seed))
+        from .lm import warmup_text
+        warm = warmup_text(text[:round(len(text) * (1 - args.val_fraction))])    # as train saves it
+        print(ngram.sample(result["model"], vocab, args.sample_length, seed=args.seed, warmup=warm))
     return 0
 
 
