@@ -107,12 +107,14 @@ def test_page_content(tmp_path):
         assert prop in page and info is not None
         for unit, r in info["top"]:
             assert f'href="#unit={unit}"' in page and f"{r:+.3f}" in page
-    assert re.search(r"background:rgb\(\d+, \d+, 255\)", page) and re.search(r"background:rgb\(255, \d+, \d+\)", page)
+    assert re.search(r"background:rgb\(\d+, \d+, 255\)", page)                    # positive: blue
+    assert re.search(r"background:rgb\(255, \d+, \d+\)", page)                    # negative: red
     assert "http://" not in page and "https://" not in page and "<script src" not in page   # self-contained
 
 
 def test_colour_scale():
-    assert colour(0) == "rgb(255, 255, 255)" and colour(100) == "rgb(75, 165, 255)" and colour(-100) == "rgb(255, 75, 75)"
+    assert colour(0) == "rgb(255, 255, 255)"
+    assert colour(100) == "rgb(75, 165, 255)" and colour(-100) == "rgb(255, 75, 75)"
     q = quantise(np.array([-2.0, 0.0, 1.0, 0.5]))
     assert list(q) == [-100, 0, 50, 25]
 

@@ -40,7 +40,8 @@ def test_word_model_train_sample_eval(tmp_path, corpus, capsys):
     assert code == 0, err
     assert "nats/word" in stdout and "perplexity/word" in stdout and "/char" not in stdout
     meta = json.loads((out / "meta.json").read_text())["meta"]
-    assert meta["vocab"]["kind"] == "word" and "<unk>" in meta["vocab"]["tokens"] and "Parlez" in meta["vocab"]["tokens"]
+    tokens = meta["vocab"]["tokens"]
+    assert meta["vocab"]["kind"] == "word" and "<unk>" in tokens and "Parlez" in tokens
     assert meta["model"]["tie_weights"] is True and meta["warmup"].endswith("\n\n")
     code, text, err = run(["sample", out, "--prime", "Tous:", "--length", "8", "--seed", "0"], capsys)
     assert code == 0 and text.startswith("Tous:") and len(text.split()) >= 2, err

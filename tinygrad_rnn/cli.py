@@ -56,8 +56,9 @@ def _float_in(low, high=None, low_open=False):
 
 
 def build_parser():
-    parser = _Parser(prog="tinygrad-rnn", description="Recurrent language models (characters or words) on tinygrad_rnn: "
-                     "train one, sample text from it, evaluate it; n-gram baselines; explain its units.")
+    parser = _Parser(prog="tinygrad-rnn",
+                     description="Recurrent language models (characters or words) on tinygrad_rnn: train one, "
+                                 "sample text from it, evaluate it; n-gram baselines; explain its units.")
     sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval,ngram,explain}", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a character language model",
@@ -212,7 +213,8 @@ def main(argv=None):
     except SystemExit as exc:          # --help (0) or a bad command line (2, already reported)
         return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
-        print(f"error: choose a command: train, sample, eval, ngram or explain (see {parser.prog} --help)", file=sys.stderr)
+        print(f"error: choose a command: train, sample, eval, ngram or explain (see {parser.prog} --help)",
+              file=sys.stderr)
         return 2
     try:
         return args.func(args)

@@ -206,7 +206,8 @@ def format_result(result, unit):
     perplexity/char 4.437 (111,488 chars)``; ``unit`` is "char" or "word" (a vocabulary's ``unit``)."""
     bits = result.get("bits", result.get("bpc"))
     count = result.get("tokens", result.get("chars"))
-    return (f"loss {result['loss']:.4f} nats/{unit}  {bits:.4f} bits/{unit}  perplexity/{unit} {result['perplexity']:.3f}"
+    return (f"loss {result['loss']:.4f} nats/{unit}  {bits:.4f} bits/{unit}  "
+            f"perplexity/{unit} {result['perplexity']:.3f}"
             f"  ({count:,} {unit}s)")
 
 

@@ -526,7 +526,8 @@ def train(config=None, out_dir="runs/charlm", resume=None, progress=True, log=pr
         run["last_val"] = {k: result[k] for k in ("loss", "bpc", "perplexity")}
         u = vocab.unit
         bar.write(f"step {at_step}/{config.steps}  train loss {_fmt(train_loss)} nats/{u}  |  val loss "
-                  f"{_fmt(result['loss'])} nats/{u}  {_fmt(result['bits'])} bits/{u}  perplexity/{u} {_fmt(result['perplexity'])}")
+                  f"{_fmt(result['loss'])} nats/{u}  {_fmt(result['bits'])} bits/{u}  "
+                  f"perplexity/{u} {_fmt(result['perplexity'])}")
 
     device, chars_per_step = config.device, config.batch_size * config.seq_len
     bar = _Progress(progress, config.steps, min(step, config.steps), log)
