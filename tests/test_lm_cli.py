@@ -98,3 +98,29 @@ def test_ngram_command(corpus, capsys):
 def test_bad_inputs_one_line(argv, fragment, tmp_path, capsys):
     code, _, err = run(argv + (["--out", tmp_path / "o"] if argv[0] == "train" else []), capsys)
     one_line_error(code, err, fragment)
+
+
+def test_word_run_resumes_and_older_checkpoints_still_load(tmp_path, corpus, capsys):
+    out = tmp_path / "words"
+    args = ["--corpus", corpus, "--tokens", "word", "--vocab-size", "20", "--embedding", "8", "--hidden", "8",
+            "--layers", "1", "--seq-len", "4", "--batch-size", "2", "--eval-every", "2", "--no-progress",
+            "--sample-length", "0"]
+    assert run(["train", "--out", out, "--steps", "2", *args], capsys)[0] == 0
+    code, _, err = run(["train", "--resume", out, "--steps", "3", "--no-progress"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "meta.json").read_text())["meta"]["step"] == 3
+    # a checkpoint written before word models existed: no vocabulary kind, no new config keys
+    chars = tmp_path / "chars"
+    assert run(["train", "--corpus", corpus, "--out", chars, "--hidden", "8", "--embedding", "6", *TINY], capsys)[0] == 0
+    from tinygrad_rnn.checkpoint import load_checkpoint, save_checkpoint
+    arrays, meta = load_checkpoint(chars)
+    meta["vocab"].pop("kind")
+    meta.pop("warmup")
+    for key in ("tokens", "vocab_size", "min_count", "tie_weights"):
+        meta["config"].pop(key)
+    meta["model"].pop("tie_weights")
+    save_checkpoint(chars, arrays, meta)
+    code, text, err = run(["sample", chars, "--prime", "Tous:", "--length", "5", "--seed", "0"], capsys)
+    assert code == 0 and text.startswith("Tous:"), err
+    code, _, err = run(["train", "--resume", chars, "--steps", "4", "--no-progress"], capsys)
+    assert code == 0, err
