@@ -1,10 +1,12 @@
 """The command line end to end on a tiny corpus: train -> sample -> eval in-process, a real
 ``python -m tinygrad_rnn --help``, exact resume (bit for bit), Ctrl-C, NaN loss, and every kind
 of bad input giving exit code 2 and one ``error:`` line."""
+import io
 import os
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +73,7 @@ def test_train_sample_eval_end_to_end(trained, corpus, capsys):
 
     code, report, err = run(["eval", out], capsys)
     assert code == 0, err
-    assert "validation split" in report and "perplexity" in report and "bpc" in report
+    assert "validation split" in report and "perplexity/char" in report and "bits/char" in report
     other = corpus.parent / "other.txt"
     other.write_text("Speak, speak. All resolved.\n", encoding="utf-8")
     code, report, err = run(["eval", out, "--text", other], capsys)
@@ -255,7 +257,9 @@ def test_missing_and_corrupted_checkpoints(trained, tmp_path, capsys):
     code, _, err = run(["sample", out], capsys)
     assert_usage_error(code, err, "corrupted")
     damaged = bytearray(blob)
-    damaged[len(blob) // 2] ^= 0xFF                      # one flipped byte: the zip CRC catches it
+    member = zipfile.ZipFile(io.BytesIO(blob)).getinfo("model.decoder.weight.npy")
+    data_start = member.header_offset + 30 + len(member.filename) + len(member.extra)
+    damaged[data_start + member.compress_size // 2] ^= 0xFF   # one flipped weight byte: the zip CRC catches it
     (out / "checkpoint.npz").write_bytes(bytes(damaged))
     code, _, err = run(["eval", out], capsys)
     assert_usage_error(code, err, "corrupted")

@@ -365,4 +365,4 @@ def test_a_version_1_checkpoint_is_read_and_resumed(trained, corpus, capsys):
     code, _, err = run(["train", "--resume", trained, "--steps", "5"], capsys)
     assert code == 0, err
     assert sorted(p.name for p in trained.iterdir()) == ["checkpoint.npz", "loss.png"]
-    assert load_checkpoint(trained)[1]["version"] == 2
+    assert load_checkpoint(trained)[1]["version"] == 3

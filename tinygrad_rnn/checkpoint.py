@@ -163,6 +163,8 @@ def _read_array(archive, info, fail):
         if nbytes > info.file_size:
             raise fail(f"array {info.filename!r} declares {nbytes} bytes but holds {info.file_size}")
         data = bytearray(member.read(nbytes))
+        if member.read():                       # reading to the end is also what checks the CRC
+            raise fail(f"array {info.filename!r} holds more bytes than it declares")
     if len(data) != nbytes:
         raise fail(f"array {info.filename!r} is truncated")
     array = np.frombuffer(data, dtype=dtype)

@@ -1,4 +1,4 @@
-"""Command line: ``tinygrad-rnn train | sample | eval`` (also ``python -m tinygrad_rnn``).
+"""Command line: ``tinygrad-rnn train | sample | eval | ngram | explain`` (also ``python -m tinygrad_rnn``).
 
     tinygrad-rnn train                          # 2-layer LSTM on Tiny Shakespeare -> runs/charlm
     tinygrad-rnn train --cell gru --hidden 128 --steps 300 --out runs/gru
@@ -21,6 +21,7 @@ import os
 import re
 import sys
 
+from . import lm_cli
 from .train import DEFAULT_STEPS, TrainingDiverged, TrainingInterrupted, UsageError
 
 DEFAULT_OUT = "runs/charlm"
@@ -99,32 +100,36 @@ def _add_train(sub):
     t.add_argument("--device", type=_device, metavar="DEV", help="cpu, cuda or cuda:N (default: cpu)")
     t.add_argument("--dtype", choices=("float32", "float64"), help="parameter dtype (default: float32)")
     t.add_argument("--sample-length", type=pos0, metavar="N",
-                   help="characters of the sample printed at the end, 0 = none (default: 200)")
+                   help="tokens of the sample printed at the end, 0 = none (default: 200)")
     t.add_argument("--out", metavar="DIR", help=f"output directory (default: {DEFAULT_OUT}, or the "
                                                 f"--resume directory)")
     t.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR")
     t.add_argument("--force", action="store_true", help="overwrite a checkpoint already in --out")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    lm_cli.add_train_options(t)
     t.set_defaults(func=cmd_train)
 
 
 def build_parser():
-    parser = _Parser(prog="tinygrad-rnn", description="Character-level RNN language models on tinygrad_rnn: "
-                     "train one, sample text from it, evaluate it.")
-    sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval}", parser_class=_Parser)
+    parser = _Parser(prog="tinygrad-rnn",
+                     description="Recurrent language models (characters or words) on tinygrad_rnn: train one, "
+                                 "sample text from it, evaluate it; n-gram baselines; explain its units.")
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval,ngram,explain}", parser_class=_Parser)
     _add_train(sub)
     pos, pos0 = _int_at_least(1), _int_at_least(0)
     s = sub.add_parser("sample", help="generate text from a trained model",
                        description="Generate text from the checkpoint in DIR and print it.")
     s.add_argument("dir", metavar="DIR", help="checkpoint directory (the --out of train)")
-    s.add_argument("--length", type=pos0, default=500, metavar="N", help="characters to generate (default: 500)")
+    s.add_argument("--length", type=pos0, default=500, metavar="N",
+                   help="tokens to generate: characters, or words for a word model (default: 500)")
     s.add_argument("--prime", default="", metavar="TEXT", help="text to start from (default: none)")
     s.add_argument("--temperature", type=_float_in(0.0, low_open=True), default=1.0, metavar="T",
                    help="> 0; lower is more conservative (default: 1.0)")
     s.add_argument("--top-k", type=pos, default=None, metavar="K",
-                   help="sample only among the K most likely characters (default: all)")
+                   help="sample only among the K most likely tokens (default: all)")
     s.add_argument("--seed", type=pos0, default=None, metavar="S", help="random seed (default: random)")
     s.add_argument("--device", type=_device, default="cpu", metavar="DEV", help="where to run (default: cpu)")
+    lm_cli.add_sample_options(s)
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("eval", help="loss, bits per character and perplexity of a trained model",
@@ -137,13 +142,15 @@ def build_parser():
     e.add_argument("--corpus", metavar="PATH", help="where the training corpus is now, if it moved (recognised "
                                                     "by its checksum)")
     e.add_argument("--device", type=_device, default="cpu", metavar="DEV", help="where to run (default: cpu)")
+    lm_cli.add_eval_options(e)
     e.set_defaults(func=cmd_eval)
+    lm_cli.add_commands(sub)          # ngram and explain (tinygrad_rnn/lm_cli.py)
     return parser
 
 
 TRAIN_KEYS = ("corpus", "cell", "layers", "hidden", "embedding", "dropout", "seq_len", "batch_size", "lr",
               "optimizer", "weight_decay", "schedule", "clip", "steps", "eval_every", "eval_chars", "seed",
-              "device", "dtype", "sample_length")
+              "device", "dtype", "sample_length") + lm_cli.TRAIN_KEYS
 
 
 def _write(text):
@@ -168,16 +175,19 @@ def cmd_train(args):
 def cmd_sample(args):
     from .train import sample_checkpoint
     _write(sample_checkpoint(args.dir, args.length, prime=args.prime, temperature=args.temperature,
-                             top_k=args.top_k, seed=args.seed, device=args.device))
+                             top_k=args.top_k, seed=args.seed, device=args.device, warmup=not args.no_warmup))
     return 0
 
 
 def cmd_eval(args):
     from .train import evaluate_checkpoint
-    what, result, step = evaluate_checkpoint(args.dir, text=args.text, corpus=args.corpus,
-                                             batch_size=args.batch_size, seq_len=args.seq_len, device=args.device)
-    _write(f"{what}: loss {result['loss']:.4f} nats/char  bpc {result['bpc']:.4f}  "
-           f"perplexity {result['perplexity']:.3f}  ({result['chars']} characters, step {step})")
+    what, result, saved, ids = evaluate_checkpoint(args.dir, text=args.text, corpus=args.corpus,
+                                                   batch_size=args.batch_size, seq_len=args.seq_len,
+                                                   device=args.device)
+    _write(f"{what}: {lm_cli.format_figures(result, saved.vocab.unit)}, step {saved.step}")
+    if args.baselines:
+        lm_cli.print_baselines(result, saved, ids, args.baselines, args.batch_size or saved.config.batch_size,
+                               corpus=args.corpus)
     return 0
 
 
@@ -236,7 +246,7 @@ def main(argv=None):
     except SystemExit as exc:          # --help (0) or a bad command line (2, already reported)
         return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
-        return _error(f"choose a command: train, sample or eval (see {parser.prog} --help)", 2)
+        return _error(f"choose a command: train, sample, eval, ngram or explain (see {parser.prog} --help)", 2)
     return run_command(args)
 
 

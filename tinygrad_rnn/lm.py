@@ -1,5 +1,5 @@
-"""Character-level language model: the model, its evaluation (bits per character, perplexity)
-and text generation.
+"""Recurrent language model over characters or words: the model, its evaluation (nats, bits and
+perplexity per token) and text generation.
 
     model = CharLM(len(vocab), embedding_dim=64, hidden_size=256, num_layers=2, cell="lstm")
     logits, state = model(ids)                       # ids (B, T) int -> logits (B, T, V)
@@ -11,9 +11,15 @@ the recurrent layer's ``dropout`` acts between its layers and the extra Dropout 
 layer's output (before the decoder), so every non-recurrent connection is regularised
 (Zaremba et al., 2014) and ``dropout`` does something even with one layer.
 
-Units: ``loss`` is the mean cross-entropy in nats per character; ``bpc = loss / ln 2`` (bits
-per character) and ``perplexity = exp(loss)`` (the effective number of equally likely next
-characters: 1 is perfect, ``V`` is uniform guessing).
+Units: ``loss`` is the mean cross-entropy in nats per token (a character, or a word with a
+``WordVocab``); ``bits = loss / ln 2`` (``bpc`` for characters) and ``perplexity = exp(loss)``
+(the effective number of equally likely next tokens: 1 is perfect, ``V`` is uniform guessing).
+Per-word and per-character figures are not comparable: ``format_result`` always names the unit.
+
+``tie_weights=True`` makes the decoder use the embedding matrix itself (Press & Wolf, 2017;
+Inan et al., 2017): one ``V x E`` parameter instead of two, the usual trick for word models
+with large vocabularies. It needs the recurrent output size (``hidden_size``, or an LSTM's
+``proj_size``) to equal ``embedding_dim``.
 """
 import math
 
@@ -27,7 +33,8 @@ from . import nn
 from .nn import functional as F
 from .tbptt import detach_state
 
-__all__ = ["CharLM", "CELLS", "evaluate", "perplexity", "sample", "detach_state", "state_arrays", "state_from_arrays"]
+__all__ = ["CharLM", "CELLS", "evaluate", "perplexity", "sample", "detach_state", "state_arrays", "state_from_arrays",
+           "format_result", "warmup_text", "next_token_distribution"]
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
@@ -42,7 +49,7 @@ class CharLM(nn.Module):
     """
 
     def __init__(self, vocab_size, embedding_dim=64, hidden_size=256, num_layers=2, cell="lstm",
-                 dropout=0.0, **rnn_kwargs):
+                 dropout=0.0, tie_weights=False, **rnn_kwargs):
         super().__init__()
         self.vocab_size = check_int("vocab_size", vocab_size)
         self.embedding_dim = check_int("embedding_dim", embedding_dim)
@@ -64,8 +71,15 @@ class CharLM(nn.Module):
         self.rnn = rnn_class(self.embedding_dim, self.hidden_size, num_layers=self.num_layers, batch_first=True,
                              dropout=self.dropout if self.num_layers > 1 else 0.0, **rnn_kwargs)
         self.drop = nn.Dropout(self.dropout)
-        self.decoder = nn.Linear(getattr(self.rnn, "output_size", self.hidden_size) *
-                                 getattr(self.rnn, "num_directions", 1), self.vocab_size)
+        out_size = getattr(self.rnn, "output_size", self.hidden_size) * getattr(self.rnn, "num_directions", 1)
+        self.decoder = nn.Linear(out_size, self.vocab_size)
+        self.tie_weights = bool(tie_weights)
+        if self.tie_weights:
+            if out_size != self.embedding_dim:
+                raise ValueError(f"tie_weights needs the recurrent output size ({out_size}) to equal the embedding "
+                                 f"size ({self.embedding_dim}): set hidden_size = embedding_dim (or an LSTM "
+                                 f"proj_size = embedding_dim)")
+            self.decoder.weight = self.embedding.weight      # the same Parameter object: one V x E matrix
 
     def forward(self, ids, state=None):
         """ids (B, T) integer Tensor or array -> (logits (B, T, vocab_size), state).
@@ -90,7 +104,7 @@ class CharLM(nn.Module):
         """JSON-safe constructor arguments: ``CharLM(**config)`` builds the same architecture."""
         return {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
                 "hidden_size": self.hidden_size, "num_layers": self.num_layers, "cell": self.cell,
-                "dropout": self.dropout, **self.rnn_kwargs}
+                "dropout": self.dropout, "tie_weights": self.tie_weights, **self.rnn_kwargs}
 
     def extra_repr(self):
         return f"cell={self.cell!r}, vocab_size={self.vocab_size}"
@@ -141,7 +155,8 @@ def evaluate(model, ids, batch_size=32, seq_len=64):
     time, carrying the hidden state across chunks (as in training), in eval mode (no dropout)
     and without recording a graph. ``batch_size`` shrinks to fit a short text (each stream
     needs 2 characters). Returns ``{"loss": nats/char, "bpc": bits/char, "perplexity":
-    exp(loss), "chars": number of predicted characters}``.
+    exp(loss), "chars": number of predicted characters}``, plus ``"bits"`` and ``"tokens"``, the
+    same figures under names that do not say "character" (for word models; ``format_result``).
     """
     from .data import BPTTBatches
     ids = np.asarray(ids)
@@ -159,7 +174,18 @@ def evaluate(model, ids, batch_size=32, seq_len=64):
             total += float(loss.item())
             count += targets.size
     loss = total / count
-    return {"loss": loss, "bpc": loss / math.log(2), "perplexity": perplexity(loss), "chars": count}
+    return {"loss": loss, "bpc": loss / math.log(2), "perplexity": perplexity(loss), "chars": count,
+            "bits": loss / math.log(2), "tokens": count}
+
+
+def format_result(result, unit):
+    """One line with the unit on every figure, e.g. ``loss 1.4900 nats/char  2.1496 bits/char
+    perplexity/char 4.437 (111,488 chars)``; ``unit`` is "char" or "word" (a vocabulary's ``unit``)."""
+    bits = result.get("bits", result.get("bpc"))
+    count = result.get("tokens", result.get("chars"))
+    return (f"loss {result['loss']:.4f} nats/{unit}  {bits:.4f} bits/{unit}  "
+            f"perplexity/{unit} {result['perplexity']:.3f}"
+            f"  ({count:,} {unit}s)")
 
 
 def perplexity(loss):
@@ -188,17 +214,69 @@ def _next_char_distribution(logits, temperature, top_k):
     return p / p.sum()
 
 
-def sample(model, vocab, length, prime="", temperature=1.0, top_k=None, seed=None, device=None):
-    """Generate ``length`` characters after ``prime``; returns ``prime`` + the new text.
+def warmup_text(text, length=256):
+    """Real text that ends where a paragraph starts: the ``length`` characters (at most) before
+    the last blank line of ``text`` (else its last line break, else its end).
 
-    The prime is read first (one forward over it) to set the hidden state. Without a prime the
-    first character is drawn uniformly from the vocabulary. Each next character is drawn from
+    Training almost never runs the model from a zero state: each chunk starts from the state the
+    text before it left. Reading this before a prime (``sample(..., warmup=...)``) puts the model
+    in such a state, at the start of a paragraph, which is what a prime like "ROMEO:" means."""
+    end = text.rfind("\n\n")
+    end = end + 2 if end >= 0 else (text.rfind("\n") + 1 or len(text))
+    return text[max(0, end - length):end]
+
+
+def _prime_ids(vocab, text, what):
+    """Ids of ``text``; characters outside a CharVocab are an error (words map to <unk>)."""
+    if not isinstance(text, str):
+        raise ValueError(f"{what} must be a string, got {type(text).__name__}")
+    if vocab.kind == "char" or vocab.unknown_id is None:
+        unknown = sorted(set(vocab.tokenize(text)) - set(vocab.tokens))
+        if unknown:
+            shown = ", ".join(map(repr, unknown[:10])) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+            unit = "character" if vocab.kind == "char" else "word"
+            raise ValueError(f"{what} contains {len(unknown)} {unit}(s) not in the vocabulary: {shown}")
+    return vocab.encode(text)
+
+
+def _read(model, ids, state):
+    """Run ``model`` over ``ids`` from ``state``: (last logits as NumPy, new state)."""
+    logits, state = model(Tensor(np.asarray(ids, dtype=np.int64)[None, :], device=model.device), state)
+    return backend.to_numpy(logits.data[0, -1]), state
+
+
+def next_token_distribution(model, vocab, prime, warmup=""):
+    """P(next token | warmup + prime) as a NumPy vector (eval mode, no graph); with an empty
+    ``warmup`` the model starts from the zero state."""
+    ids = np.concatenate([_prime_ids(vocab, warmup, "warmup"), _prime_ids(vocab, prime, "prime")])
+    if len(ids) == 0:
+        raise ValueError("warmup + prime is empty: nothing to condition on")
+    with no_grad(), _eval_mode(model):
+        logits, _ = _read(model, ids, None)
+    return _next_char_distribution(logits, 1.0, None)
+
+
+def _join(vocab, prime, ids):
+    """The prime followed by the generated tokens (words get spaces as ``decode`` puts them)."""
+    if vocab.kind == "word":
+        from .data import detokenize_words
+        return detokenize_words(vocab.tokenize(prime) + [vocab.tokens[i] for i in ids])
+    return prime + vocab.decode(np.array(ids, dtype=np.int64))
+
+
+def sample(model, vocab, length, prime="", temperature=1.0, top_k=None, seed=None, device=None, warmup=""):
+    """Generate ``length`` tokens after ``prime``; returns ``prime`` + the new text.
+
+    ``warmup`` (text, not returned) is read first, from a zero state, then the prime (see
+    ``warmup_text``: a zero state is one the model never saw in training). Without either, the
+    first token is drawn uniformly from the vocabulary. Each next token is drawn from
     ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely when given
     (``top_k=1`` is greedy decoding; low temperature sharpens, high flattens). Draws come from
     a private ``np.random.Generator(seed)``: the same seed gives the same text, and the
     package's global generator is not touched. Runs in eval mode without a graph (the model's
     mode is restored after). ``device``, when given, moves the model there first (in place,
-    as ``Module.to``); by default it runs where the model is.
+    as ``Module.to``); by default it runs where the model is. Works with a CharVocab
+    (characters) or a WordVocab (words; unknown prime words read as ``<unk>``).
     """
     length = check_int("length", length, minimum=0)
     try:
@@ -209,37 +287,31 @@ def sample(model, vocab, length, prime="", temperature=1.0, top_k=None, seed=Non
         raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
     if top_k is not None:
         top_k = check_int("top_k", top_k)
-    if not isinstance(prime, str):
-        raise ValueError(f"prime must be a string, got {type(prime).__name__}")
-    unknown = sorted(set(prime) - set(vocab.chars))
-    if unknown:
-        shown = ", ".join(map(repr, unknown[:10])) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-        raise ValueError(f"prime contains {len(unknown)} character(s) not in the vocabulary: {shown}")
+    context = np.concatenate([_prime_ids(vocab, warmup, "warmup"), _prime_ids(vocab, prime, "prime")])
     if len(vocab) != model.vocab_size:
-        raise ValueError(f"vocabulary has {len(vocab)} characters but the model predicts {model.vocab_size}")
+        raise ValueError(f"vocabulary has {len(vocab)} tokens but the model predicts {model.vocab_size}")
     if device is not None and backend.check_device(device) != model.device:
         model.to(device)
     if length == 0:
         return prime
     rng = np.random.default_rng(seed)
-    device = model.device
     generated = []
     with no_grad(), _eval_mode(model):
         state = None
-        if prime:
-            ids = vocab.encode(prime)[None, :]
+        if len(context):
+            ids = context
         else:
             choices = [i for i in range(len(vocab)) if i != vocab.unknown_id]
             generated.append(int(choices[rng.integers(len(choices))]))
-            ids = np.array([generated])
+            ids = np.array(generated)
         while len(generated) < length:
-            logits, state = model(Tensor(ids, device=device), state)
-            p = _next_char_distribution(backend.to_numpy(logits.data[0, -1]), temperature, top_k)
-            # inverse-CDF draw: one uniform number per character
+            logits, state = _read(model, ids, state)
+            p = _next_char_distribution(logits, temperature, top_k)
+            # inverse-CDF draw: one uniform number per token
             cdf = np.cumsum(p)
             nxt = int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), p.size - 1))
             while p[nxt] == 0:       # rounding at the top of the CDF: step back to a real choice
                 nxt -= 1
             generated.append(nxt)
-            ids = np.array([[nxt]])
-    return prime + vocab.decode(np.array(generated, dtype=np.int64))
+            ids = np.array([nxt])
+    return _join(vocab, prime, generated)

@@ -34,6 +34,9 @@ class CharVocab:
     reserved symbol, not a second entry.
     """
 
+    kind = "char"      # what a token is: WordVocab's kind is "word"
+    unit = "char"      # the unit of per-token figures (nats/char, bits/char)
+
     def __init__(self, chars, unknown: str = "error"):
         if unknown not in _POLICIES:
             raise ValueError(f"unknown must be one of {_POLICIES}, got {unknown!r}")
@@ -61,6 +64,15 @@ class CharVocab:
     def chars(self) -> tuple:
         """Characters in id order (``chars[i]`` decodes id ``i``)."""
         return self._chars
+
+    @property
+    def tokens(self) -> tuple:
+        """Same as ``chars``: the name shared with WordVocab."""
+        return self._chars
+
+    def tokenize(self, text: str) -> list:
+        """The tokens of ``text``: its characters (WordVocab splits words)."""
+        return list(text)
 
     @property
     def unknown(self) -> str:
@@ -120,7 +132,7 @@ class CharVocab:
 
     def to_dict(self) -> dict:
         """JSON-safe description, e.g. for checkpoint metadata."""
-        return {"chars": _from_code_points(self._codes), "unknown": self._unknown}
+        return {"kind": "char", "chars": _from_code_points(self._codes), "unknown": self._unknown}
 
     @classmethod
     def from_dict(cls, d: dict) -> "CharVocab":

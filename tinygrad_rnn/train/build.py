@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 
 from .. import backend, optim
-from ..data import BPTTBatches, CharVocab, load_default_corpus, load_text, split_train_val, text_checksum
-from ..lm import CharLM
+from ..data import (BPTTBatches, load_default_corpus, load_text, make_vocab, split_train_val, text_checksum)
+from ..lm import CharLM, warmup_text
 from .errors import UsageError
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -26,19 +26,24 @@ def load_corpus(path):
 
 @dataclasses.dataclass
 class Corpus:
-    """A corpus cut for training: its text's identity (SHA-256 and length), the vocabulary,
-    the train/validation ids and the training batches."""
+    """A corpus cut for training: its text's identity (SHA-256 and length), the vocabulary
+    (characters or words), the train/validation ids, the training batches, and the warm-up
+    text that sampling reads before a prime (the end of a paragraph of the training text)."""
     checksum: str
     chars: int
-    vocab: CharVocab
+    vocab: object
     train_ids: np.ndarray
     val_ids: np.ndarray
     batches: BPTTBatches
+    warmup: str
 
 
 def prepare_data(config, text):
     """A ``Corpus`` from ``text`` with the config's split, batch size and chunk length."""
-    vocab = CharVocab.from_text(text)
+    try:
+        vocab = make_vocab(text, config.tokens, config.vocab_size, config.min_count)
+    except ValueError as exc:
+        raise UsageError(f"corpus {config.corpus or 'the default corpus'!r}: {exc}") from None
     ids = vocab.encode(text)
     try:
         train_ids, val_ids = split_train_val(ids, config.val_fraction)
@@ -46,13 +51,15 @@ def prepare_data(config, text):
     except ValueError as exc:
         where = config.corpus or "the default corpus"
         raise UsageError(f"corpus {where!r} ({len(text)} characters) is too short: {exc}") from None
-    return Corpus(text_checksum(text), len(text), vocab, train_ids, val_ids, batches)
+    warmup = warmup_text(text[:round(len(text) * (1 - config.val_fraction))])
+    return Corpus(text_checksum(text), len(text), vocab, train_ids, val_ids, batches, warmup)
 
 
 def model_config(config, vocab_size):
     """CharLM's constructor arguments for a TrainConfig."""
     return {"vocab_size": vocab_size, "embedding_dim": config.embedding, "hidden_size": config.hidden,
-            "num_layers": config.layers, "cell": config.cell, "dropout": config.dropout}
+            "num_layers": config.layers, "cell": config.cell, "dropout": config.dropout,
+            "tie_weights": config.tie_weights}
 
 
 def count_parameters(config, vocab_size):

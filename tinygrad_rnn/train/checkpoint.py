@@ -3,16 +3,17 @@
 It writes a run's checkpoint, reads one back, validates every field before anything is built
 from it, and migrates older versions. ``train``, ``sample`` and ``eval`` all go through it.
 
-Layout (version 2), in the single atomic file of ``tinygrad_rnn.checkpoint``::
+Layout (version 3), in the single atomic file of ``tinygrad_rnn.checkpoint``::
 
     meta: kind, version, step, config (every TrainConfig field), model (CharLM arguments),
           vocab, optimizer (type, lr, hyperparameters, per-parameter steps), scheduler,
           rng (NumPy generator state, CuPy generator seed), corpus (sha256, chars),
-          state_parts, last_val
+          state_parts, last_val, warmup (the text sampling reads before a prime)
     arrays: model.NAME, optim.NAME, state.0/1 (carried h, c), history.train_loss,
             history.val (rows of step, loss, bpc), rng.cuda_state (when a CuPy generator ran)
 
-Version 1 (two files, the corpus known by CRC-32 and its path) is read and migrated.
+Version 1 (two files, the corpus known by CRC-32 and its path) and version 2 (characters only,
+no tied weights, no warm-up text) are read and migrated.
 """
 import dataclasses
 import math
@@ -23,7 +24,7 @@ import numpy as np
 
 from .. import backend
 from ..checkpoint import CHECKPOINT_FILE, LEGACY_FILES, load_checkpoint, save_checkpoint
-from ..data import CharVocab, text_checksum
+from ..data import text_checksum, vocab_from_dict
 from ..lm import state_arrays, state_from_arrays
 from .build import OPTIMIZER_CLASSES, build_model, count_parameters, model_config
 from .config import make_config
@@ -31,7 +32,7 @@ from .errors import UsageError
 from .state import RunState
 
 KIND = "tinygrad_rnn.charlm"
-VERSION = 2
+VERSION = 3
 META_TYPES = {"step": int, "config": dict, "model": dict, "vocab": dict, "optimizer": dict,
               "scheduler": (dict, type(None)), "rng": dict, "corpus": dict, "state_parts": int,
               "last_val": (dict, type(None))}
@@ -52,7 +53,7 @@ class Saved:
     arrays: dict
     meta: dict
     config: object
-    vocab: CharVocab
+    vocab: object
 
     @property
     def step(self):
@@ -138,7 +139,7 @@ class CharLMCheckpoint:
                 "model": model.config(), "vocab": vocab.to_dict(), "optimizer": opt_state,
                 "scheduler": scheduler.state_dict() if scheduler is not None else None, "rng": rng,
                 "corpus": {"sha256": corpus.checksum, "chars": corpus.chars},
-                "state_parts": len(parts), "last_val": run.last_val}
+                "state_parts": len(parts), "last_val": run.last_val, "warmup": corpus.warmup}
         save_checkpoint(self.directory, arrays, meta)
 
     def read(self):
@@ -165,6 +166,13 @@ class CharLMCheckpoint:
                 meta["corpus"] = {"crc32": data.get("corpus_crc32"), "chars": data.get("corpus_chars")}
             if isinstance(meta.get("rng"), dict):
                 meta["rng"] = {"cuda": None, **meta["rng"]}
+            version = 2
+        if version == 2:                # before word tokens and tied weights: a character model
+            if isinstance(meta.get("config"), dict):
+                meta["config"] = {"tokens": "char", "vocab_size": None, "min_count": 1, "tie_weights": False,
+                                  **meta["config"]}
+            if isinstance(meta.get("model"), dict):
+                meta["model"] = {"tie_weights": False, **meta["model"]}
             meta["version"] = version = VERSION
         if version != VERSION:
             raise UsageError(f"checkpoint version {version!r} is not known to this tinygrad_rnn "
@@ -187,11 +195,15 @@ def validate(directory, arrays, meta):
         raise fail(f"step must be a non-negative integer, got {meta['step']}")
     try:
         config = make_config(meta["config"], strict=True, prefix="config.")
-        vocab = CharVocab.from_dict(meta["vocab"])
+        vocab = vocab_from_dict(meta["vocab"])
     except (UsageError, ValueError, TypeError) as exc:
         raise fail(str(exc)) from None
-    if len(vocab.chars) > 2**21:
-        raise fail(f"vocab has {len(vocab.chars)} entries")
+    if len(vocab) > 2**21:
+        raise fail(f"vocab has {len(vocab)} entries")
+    if (vocab.kind == "word") != (config.tokens == "word"):
+        raise fail(f"vocab holds {vocab.unit}s but config.tokens is {config.tokens!r}")
+    if not isinstance(meta.get("warmup", ""), str):
+        raise fail(f"field 'warmup' must be text, got {type(meta['warmup']).__name__}")
     _check_model(meta, arrays, config, len(vocab), fail)
     _check_training(meta, arrays, config, fail)
     return Saved(Path(directory), arrays, meta, config, vocab)
@@ -224,7 +236,7 @@ def _check_training(meta, arrays, config, fail):
     if not _is_number(opt.get("lr")) or opt["lr"] <= 0:
         raise fail(f"optimizer.lr must be a finite number > 0, got {opt.get('lr')!r}")
     steps = opt.get("steps")
-    n_params = sum(1 for k in arrays if k.startswith("model."))
+    n_params = sum(1 for k in arrays if k.startswith("model.")) - config.tie_weights   # a tied weight: 2 names
     if not isinstance(steps, list) or len(steps) != n_params or not all(_is_int(s, 0, step + 1) for s in steps):
         raise fail(f"optimizer.steps must list {n_params} step counts in [0, {step}]")
     hyper = opt.get("hyperparameters")

@@ -42,7 +42,11 @@ class TrainConfig:
     device: str = "cpu"
     dtype: str = "float32"
     val_fraction: float = 0.1
-    sample_length: int = 200      # characters of the sample shown at the end (0: none)
+    sample_length: int = 200      # tokens of the sample shown at the end (0: none)
+    tokens: str = "char"          # char | word (words and punctuation, <eos> at line ends)
+    vocab_size: int = None        # word tokens: keep the most common words (None: all)
+    min_count: int = 1            # word tokens: drop words seen fewer times (-> <unk>)
+    tie_weights: bool = False     # decoder weight = embedding weight (needs embedding == hidden)
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -88,6 +92,7 @@ def validate_config(config, prefix=""):
                           ("dtype", DTYPES)):
         if not isinstance(getattr(c, name), str) or getattr(c, name) not in options:
             _fail(f"{prefix}{name} must be one of {', '.join(options)}, got {getattr(c, name)!r}")
+    _validate_lm_options(c, prefix)
     if not isinstance(c.device, str):
         _fail(f"{prefix}device must be a string, got {c.device!r}")
     try:
@@ -99,6 +104,23 @@ def validate_config(config, prefix=""):
             _fail(f"{prefix}corpus must be a file path or None, got {c.corpus!r}")
         c.corpus = str(Path(c.corpus).expanduser().resolve())
     return c
+
+
+def _validate_lm_options(c, prefix):
+    """The word-token and weight-tying options."""
+    if not isinstance(c.tokens, str) or c.tokens not in ("char", "word"):
+        _fail(f"{prefix}tokens must be one of char, word, got {c.tokens!r}")
+    if c.vocab_size is not None:
+        _integer(c, "vocab_size", 3, prefix)
+    _integer(c, "min_count", 1, prefix)
+    if not isinstance(c.tie_weights, (bool, np.bool_)):
+        _fail(f"{prefix}tie-weights must be true or false, got {c.tie_weights!r}")
+    c.tie_weights = bool(c.tie_weights)
+    if c.tokens == "char" and (c.vocab_size is not None or c.min_count != 1):
+        _fail("--vocab-size and --min-count apply to word tokens: add --tokens word")
+    if c.tie_weights and c.embedding != c.hidden:
+        _fail(f"--tie-weights needs --embedding equal to --hidden (the decoder reads the hidden state with "
+              f"the embedding matrix), got embedding {c.embedding} and hidden {c.hidden}")
 
 
 def make_config(values=None, strict=False, prefix=""):

@@ -8,7 +8,7 @@ from ..checkpoint import atomic_write_bytes
 PLOT_HINT = 'pip install "tinygrad-rnn[examples]" adds the loss plot and a progress bar'
 
 
-def plot_losses(path, train_losses, val_history):
+def plot_losses(path, train_losses, val_history, unit="char"):
     """Write the loss curve (training loss per step, its running mean, validation loss) as a
     PNG, atomically. Uses matplotlib's Agg canvas directly (no pyplot, no global backend
     change). Returns False when matplotlib is not installed."""
@@ -31,7 +31,7 @@ def plot_losses(path, train_losses, val_history):
     if len(val):
         ax.plot(val[:, 0], val[:, 1], "o-", color="tab:orange", label="validation")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats / char)")
+    ax.set_ylabel(f"loss (nats / {unit})")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

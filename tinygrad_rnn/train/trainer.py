@@ -172,22 +172,25 @@ class Trainer:
 
     # ---- evaluation and saving ------------------------------------------------------------
     def evaluate(self):
-        """Validation loss on the first ``eval_chars`` characters; recorded and printed."""
+        """Validation loss on the first ``eval_chars`` tokens; recorded and printed with its unit."""
         config, run, val_ids = self.config, self.run, self.corpus.val_ids
         ids = val_ids[:config.eval_chars] if config.eval_chars else val_ids
         result = evaluate(self.model, ids if len(ids) >= 2 else val_ids, config.batch_size, config.seq_len)
         run.val_history.append([run.step, result["loss"], result["bpc"]])
         run.last_val = {k: result[k] for k in ("loss", "bpc", "perplexity")}
         shown = run.running if run.running is not None else (run.train_losses or [float("nan")])[-1]
-        self.progress.write(f"step {run.step}/{config.steps}  train loss {fmt(shown)}  |  val loss "
-                            f"{fmt(result['loss'])}  bpc {fmt(result['bpc'])}  perplexity {fmt(result['perplexity'])}")
+        u = self.corpus.vocab.unit
+        self.progress.write(f"step {run.step}/{config.steps}  train loss {fmt(shown)} nats/{u}  |  val loss "
+                            f"{fmt(result['loss'])} nats/{u}  {fmt(result['bits'])} bits/{u}  "
+                            f"perplexity/{u} {fmt(result['perplexity'])}")
         return result
 
     def save(self):
         """Write the checkpoint (and ``loss.png`` when matplotlib is there) to ``out_dir``."""
         self.checkpoint.write(config=self.config, model=self.model, vocab=self.corpus.vocab,
                               optimizer=self.optimizer, scheduler=self.scheduler, run=self.run, corpus=self.corpus)
-        if not plot_losses(self.out_dir / "loss.png", self.run.train_losses, self.run.val_history) \
+        if not plot_losses(self.out_dir / "loss.png", self.run.train_losses, self.run.val_history,
+                           self.corpus.vocab.unit) \
                 and not self.plot_hint_shown:
             self.progress.write(f"note: no loss.png (matplotlib is not installed); {PLOT_HINT}")
             self.plot_hint_shown = True
@@ -235,7 +238,8 @@ class Trainer:
             self.save()
         text = ""
         if config.sample_length:
-            text = sample(self.model, self.corpus.vocab, config.sample_length, temperature=0.8, seed=config.seed)
+            text = sample(self.model, self.corpus.vocab, config.sample_length, temperature=0.8, seed=config.seed,
+                          warmup=self.corpus.warmup)
             self.progress.write(f"--- sample (temperature 0.8) ---\n{text}\n---")
         return {"step": run.step, "train_loss": run.train_losses[-1] if run.train_losses else None,
                 "val": run.last_val, "sample": text, "out_dir": str(self.out_dir)}
