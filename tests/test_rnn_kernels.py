@@ -522,3 +522,23 @@ def test_inputs_and_cotangents_are_never_modified(cell):
     backward(cell, cache, *cot, trace={})
     after = [a for a in (*p.values(), *cot) if a is not None]
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_cuda_kernel_compile_failure_falls_back_to_the_generic_gate_math(monkeypatch):
+    """A CUDA toolkit that cannot compile the fused kernels warns once and runs the generic xp
+    gate code (a stand-in module named "cupy" routes gate_kernel to its CUDA branch)."""
+    attempts = []
+
+    def broken_build(cupy):
+        attempts.append(cupy)
+        raise RuntimeError("nvrtc: compilation failed")
+
+    monkeypatch.setattr(K, "GATE_KERNELS", {})
+    monkeypatch.setattr(CUDA, "build", broken_build)
+    fake_cupy = type(np)("cupy")
+    with pytest.warns(RuntimeWarning, match="generic gate code"):
+        assert K.gate_kernel("lstm_gates_forward", fake_cupy) is K.lstm_gates_forward
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # no second warning, no second compile
+        assert K.gate_kernel("gru_gates_backward", fake_cupy) is K.gru_gates_backward
+    assert len(attempts) == 1

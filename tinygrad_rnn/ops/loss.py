@@ -119,28 +119,37 @@ class NLLLoss(Function):
 
 
 class CrossEntropy(Function):
-    """log_softmax + NLL in one op; gradient = (softmax - onehot) scaled by the reduction."""
+    """log_softmax + NLL in one op; gradient = (softmax - onehot) scaled by the reduction.
+
+    One pass builds everything: e = exp(z - shift) (shift = the row max) is computed once and
+    becomes the saved softmax in place; the loss needs log-probabilities only at the targets,
+    (z_t - shift) - log(sum(e)), so no (N, C) log-softmax is ever materialised."""
 
     def forward(self, logits, target, ignore_index=-100, reduction="mean"):
         _check_targets(logits.shape, target, ignore_index)
         xp = array_module(logits)
         z = _class_last(logits)
-        logp = z - _logsumexp(xp, z, -1)
+        shift = z.max(axis=-1, keepdims=True)
+        shift = xp.where(xp.isfinite(shift), shift, 0)
+        softmax = xp.subtract(z, shift)
+        xp.exp(softmax, out=softmax)
+        total = softmax.sum(axis=-1, keepdims=True)
+        softmax /= total
         t = target.reshape(-1)
         keep = t != ignore_index
         rows = xp.where(keep, t, 0)
-        losses = -logp[xp.arange(z.shape[0]), rows] * keep
+        picked = xp.take_along_axis(z, rows[:, None], axis=-1) - shift - xp.log(total)
+        losses = -picked[:, 0] * keep
         value, self.dloss = _reduce(xp, losses, keep.astype(logits.dtype), reduction)
-        self.logp, self.rows, self.keep, self.shape = logp, rows, keep, logits.shape
+        self.softmax, self.rows, self.keep, self.shape = softmax, rows, keep, logits.shape
         self.reduction = reduction
         return value.reshape(target.shape) if reduction == "none" else value.astype(logits.dtype)
 
     def backward(self, g):
         xp = array_module(g)
         per_row = (g.reshape(-1) * self.keep) if self.reduction == "none" else g * self.dloss
-        grad = xp.exp(self.logp)
-        grad[xp.arange(grad.shape[0]), self.rows] -= 1
-        grad *= per_row[:, None]
+        grad = self.softmax * per_row[:, None]
+        grad[xp.arange(grad.shape[0]), self.rows] -= per_row
         return _class_back(grad, self.shape), None
 
 
