@@ -23,7 +23,7 @@ def activate_(xp, a, scale, offset):
     """In place a = scale * tanh(scale * a) + offset. With scale = offset = 0.5 this is the
     logistic sigmoid (1 + tanh(a/2)) / 2, the same function as elementwise.stable_sigmoid but
     in place and without exp (no overflow, no float64 promotion); with scale 1 and offset 0 it
-    is tanh. Per-gate (4, 1) scale and offset activate all four LSTM gates in the same 4 passes."""
+    is tanh. Per-column scale and offset rows activate all four LSTM gates in the same 4 passes."""
     a *= scale
     xp.tanh(a, out=a)
     a *= scale
@@ -34,15 +34,14 @@ def activate_(xp, a, scale, offset):
 _LSTM_ACTIVATION = {}
 
 
-def _lstm_activation(xp, dtype):
-    """(scale, offset) of shape (4, 1) for a (B, 4, H) gate view: sigmoid for i, f, o, tanh
-    for g. Built once per array module and dtype."""
-    key = (xp.__name__, np.dtype(dtype).str)
+def _lstm_activation(xp, H, dtype):
+    """(scale, offset) rows of length 4H for activate_ on a (B, 4H) gate buffer: sigmoid for
+    i, f, o and tanh for g. Built once per array module, size and dtype."""
+    key = (xp.__name__, H, np.dtype(dtype).str)
     if key not in _LSTM_ACTIVATION:
-        scale = xp.asarray([[0.5], [0.5], [1.0], [0.5]], dtype=dtype)
-        _LSTM_ACTIVATION[key] = scale, xp.asarray([[0.5], [0.5], [0.0], [0.5]], dtype=dtype)
+        scale = np.repeat(np.array([0.5, 0.5, 1.0, 0.5], dtype=dtype), H)
+        _LSTM_ACTIVATION[key] = xp.asarray(scale), xp.asarray(np.where(scale == 1, 0, scale).astype(dtype))
     return _LSTM_ACTIVATION[key]
-
 
 
 # ----------------------------------------------------------------------------- LSTM
@@ -53,7 +52,7 @@ def lstm_gates_forward(xp, gates, recurrent, c_prev, c, m):
     reads). Writes c = f*c_prev + i*g and m = o*tanh(c) (= h_t without projection)."""
     B, H = c.shape
     gates += recurrent
-    activate_(xp, gates.reshape(B, 4, H), *_lstm_activation(xp, gates.dtype))
+    activate_(xp, gates, *_lstm_activation(xp, H, gates.dtype))
     i, f, g, o = blocks(gates, 4)
     xp.multiply(f, c_prev, out=c)
     xp.multiply(i, g, out=m)                             # m as scratch for i*g

@@ -10,14 +10,10 @@ for one layer and one direction, time-major:
     RNN:  G = 1, h' = act(W_ih x + b_ih + W_hh h + b_hh), act = tanh or relu
 
 Why this is fast: only GEMMs cost anything. The input projection of all T steps is ONE matmul;
-each step does one recurrent matmul (by a contiguous copy of W_hh^T made once per sequence: a
-transposed view is 1.3-3.5x slower per step with OpenBLAS) plus gate arithmetic written in place
-into preallocated buffers (no temporaries). Gates stay in torch's order (i, f, g, o / r, z, n) in a
-contiguous (B, G*H) row per sample, and the four LSTM activations run as one pass over that row
-(``activate_`` with per-gate scale and offset). The backward first computes, for all steps at
-once, every factor that does not depend on the incoming gradient (activation derivatives times
-the other operand), so each BPTT step is a handful of multiplies and one matmul; the weight
-gradients of all steps are then one big matmul per weight.
+each step does one recurrent matmul, by a contiguous W_hh^T made once per sequence (a transposed
+view is 1.3-3.5x slower per step with OpenBLAS), plus the in-place gate math of ``rnn_gates``
+(no temporaries). BPTT first computes the gradient-independent factors of all steps at once,
+so a step is a few multiplies and one matmul; the weight gradients are one matmul per weight.
 
 ``lengths`` (B,), a host (NumPy) array, marks steps t >= lengths[b] as padding: y[t, b] is zero,
 the state is carried unchanged (so h_n is the state at the last real step) and padding adds
