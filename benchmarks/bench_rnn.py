@@ -376,7 +376,7 @@ def main(argv=None):
     print(f"\nms per training step (forward + backward, float32, {'best' if args.best else 'median'} of "
           f"{args.repeat} interleaved rounds)")
     head = f"{'cell':5} {'size':6}" + "".join(f"{n:>11}" for n in names)
-    head += "".join(f"{a.replace('numpy-', '') + '/' + b.replace('numpy-', ''):>16}" for a, b in ratios)
+    head += "".join(f"{a.replace('numpy-', '') + '/' + b.replace('numpy-', ''):>17}" for a, b in ratios)
     print(head)
     memory, agreement = {}, 0.0
     for cell in args.cells:
@@ -389,7 +389,7 @@ def main(argv=None):
             t = time_contenders(steps, args.repeat, args.block, sync, args.best)
             ms = {name: t[name] * 1e3 for name in names}
             row = f"{cell:5} {size:6}" + "".join(f"{ms[n]:11.2f}" for n in names)
-            row += "".join(f"{ratio(ms[a], ms[b]):>16}" for a, b in ratios)
+            row += "".join(f"{ratio(ms[a], ms[b]):>17}" for a, b in ratios)
             agreement = max([agreement] + list(worst.values()))
             bad = {n: w for n, w in worst.items() if w > 1e-3}
             print(row + (f"   GRADIENTS DISAGREE: {bad}" if bad else ""), flush=True)

@@ -542,3 +542,16 @@ def test_cuda_kernel_compile_failure_falls_back_to_the_generic_gate_math(monkeyp
         warnings.simplefilter("error")                   # no second warning, no second compile
         assert K.gate_kernel("gru_gates_backward", fake_cupy) is K.gru_gates_backward
     assert len(attempts) == 1
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_cuda_kernel_bodies_without_output_gradient(cell, fused_kernels, monkeypatch):
+    """dy = None (only h_n / c_n get gradients): the fused backward kernels get a 0-d zero."""
+    cfg = dict(cell=cell, T=3, B=2, I=2, H=3, P=0, bias=True, seed=5, lengths=None, nonlinearity="tanh")
+    p, (_, dh, dc) = setup(cfg)
+    generic = kernel_grads(cfg, p, (None, dh, dc))
+    for (name, _), function in fused_kernels.items():
+        monkeypatch.setitem(K.GATE_KERNELS, (name, "cpu"), function)
+    fused = kernel_grads(cfg, p, (None, dh, dc))
+    for name in generic:
+        np.testing.assert_allclose(fused[name], generic[name], rtol=1e-12, atol=1e-12, err_msg=name)

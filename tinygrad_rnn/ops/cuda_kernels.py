@@ -2,10 +2,9 @@
 
 The generic gate functions in ``rnn_gates`` take 5-12 array operations per step, each a kernel
 launch on the GPU; these do the same arithmetic in one launch, so a step is one GEMM plus one
-fused kernel (forward and backward; the backward adds dy_t to dh_t in one more small launch when
-the layer's output has a gradient). Each body is a line-by-line copy of the generic math: the
-backward kernels, like the generic ones, start from the factors that ``*_backward_factors``
-computed for the whole segment. CuPy is passed in, never imported here (this module imports
+fused kernel, forward and backward (the backward kernels also sum the parts of dL/dh_t). Each
+body is a line-by-line copy of the generic math: the backward kernels, like the generic ones,
+start from the factors that ``*_backward_factors`` computed for the whole segment. CuPy is passed in, never imported here (this module imports
 anywhere); ``rnn_kernels.gate_kernel`` builds them on the first CuPy sequence:
 
     rnn_kernels.GATE_KERNELS.update(cuda_kernels.build(cupy))
@@ -36,9 +35,10 @@ LSTM_FORWARD = (
 )
 
 LSTM_BACKWARD = (      # d_* hold the factors of rnn_gates.lstm_backward_factors on entry
-    "T forget_gate, T dc_dm, T dm, T dc",
-    "T d_in, T d_forget, T d_cell, T d_out, T dc_prev",
+    "T forget_gate, T dc_dm, T dy, T dc",
+    "T dm, T d_in, T d_forget, T d_cell, T d_out, T dc_prev",
     r"""
+    dm = dm + dy;
     T dc_total = dm * dc_dm + dc;
     d_in = d_in * dc_total;
     d_forget = d_forget * dc_total;
@@ -61,9 +61,10 @@ GRU_FORWARD = (
 )
 
 GRU_BACKWARD = (       # d_* hold the factors of rnn_gates.gru_backward_factors on entry
-    "T update, T dh",
-    "T d_reset, T d_update, T d_hn, T d_cand, T dh_prev",
+    "T update, T recurrent, T dy",
+    "T dh, T d_reset, T d_update, T d_hn, T d_cand, T dh_prev",
     r"""
+    dh = dh + recurrent + dy;
     d_update = d_update * dh;
     d_cand = d_cand * dh;
     d_reset = d_reset * d_cand;
@@ -80,6 +81,16 @@ def build(cupy):
         in_params, out_params, body = spec
         return cupy.ElementwiseKernel(in_params, out_params, body, name, preamble=PREAMBLE)
 
+    zeros = {}
+
+    def _or_zero(xp, dy, like):
+        """An absent dy as a 0-d zero (broadcast by the kernel), made once per dtype."""
+        if dy is not None:
+            return dy
+        if like.dtype not in zeros:
+            zeros[like.dtype] = xp.zeros((), dtype=like.dtype)
+        return zeros[like.dtype]
+
     lstm_forward = kernel(LSTM_FORWARD, "tinygrad_rnn_lstm_forward")
     lstm_backward = kernel(LSTM_BACKWARD, "tinygrad_rnn_lstm_backward")
     gru_forward = kernel(GRU_FORWARD, "tinygrad_rnn_gru_forward")
@@ -88,14 +99,14 @@ def build(cupy):
     def lstm_gates_forward(xp, gates, recurrent, c_prev, c, m):
         lstm_forward(*blocks(recurrent, 4), c_prev, *blocks(gates, 4), c, m)
 
-    def lstm_gates_backward(xp, gates, a, dm, dc, dgates, dc_prev):
-        lstm_backward(blocks(gates, 4)[1], a, dm, dc, *blocks(dgates, 4), dc_prev)
+    def lstm_gates_backward(xp, gates, a, dm, dy, dc, dgates, dc_prev):
+        lstm_backward(blocks(gates, 4)[1], a, _or_zero(xp, dy, dm), dc, dm, *blocks(dgates, 4), dc_prev)
 
     def gru_gates_forward(xp, x_part, h_part, b_hn, h_prev, gates, h):
         gru_forward(*blocks(x_part, 3), *blocks(h_part, 3), b_hn, h_prev, *blocks(gates, 4), h)
 
-    def gru_gates_backward(xp, gates, dh, dgates, dh_prev):
-        gru_backward(blocks(gates, 4)[1], dh, *blocks(dgates, 4), dh_prev)
+    def gru_gates_backward(xp, gates, dh, recurrent, dy, dgates, dh_prev):
+        gru_backward(blocks(gates, 4)[1], recurrent, _or_zero(xp, dy, dh), dh, *blocks(dgates, 4), dh_prev)
 
     return {
         ("lstm_gates_forward", "cuda"): lstm_gates_forward,

@@ -88,18 +88,20 @@ def lstm_backward_factors(xp, gates, cs, valid, dgates):
     return a
 
 
-def lstm_gates_backward(xp, gates, a, dm, dc, dgates, dc_prev):
+def lstm_gates_backward(xp, gates, a, dm, dy, dc, dgates, dc_prev):
     """Backward of one step's gate math. On entry dgates (B, 4H) holds this step's factors from
-    lstm_backward_factors, on exit dL/d(pre-activations); dm = dL/dm_t, dc = dL/dc_t from step
-    t+1, a = dc_t/dm_t. Writes dc_prev = dL/dc_{t-1}."""
+    lstm_backward_factors, on exit dL/d(pre-activations); dm = dL/dm_t without dy (dL/dy_t, or
+    None), which is added here, in place; dc = dL/dc_t from step t+1, a = dc_t/dm_t. Writes
+    dc_prev = dL/dc_{t-1}."""
     B, H = dm.shape
+    if dy is not None:
+        dm += dy                                         # h_t = m_t feeds y_t and step t+1
     xp.multiply(dm, a, out=dc_prev)
     dc_prev += dc                                        # dL/dc_t: c_t feeds m_t and c_{t+1}
     d = dgates.reshape(B, 4, H)
     d[:, :3] *= dc_prev[:, None]                         # i, f, g reach the loss through c_t
     d[:, 3] *= dm                                        # o through m_t
     dc_prev *= gates[:, H:2 * H]                         # c_{t-1} reaches c_t through f
-
 
 
 # ----------------------------------------------------------------------------- GRU
@@ -144,17 +146,20 @@ def gru_backward_factors(xp, gates, hs, valid, dgates):
         d[:, :, 1::2] *= valid[..., None]                # dz = dn = 0, hence dr = dhn = 0
 
 
-def gru_gates_backward(xp, gates, dh, dgates, dh_prev):
-    """Backward of one step's gate math. On entry dgates (B, 4H) holds this step's factors from
+def gru_gates_backward(xp, gates, dh, recurrent, dy, dgates, dh_prev):
+    """Backward of one step's gate math. dL/dh_t arrives in parts, summed here into dh in place:
+    dh (the direct path z * dh_{t+1}), recurrent (the path through W_hh of step t+1) and dy
+    (dL/dy_t, or None). On entry dgates (B, 4H) holds this step's factors from
     gru_backward_factors, on exit [dr, dz, dhn, dn]: columns 0:3H are dL/d(W_hh h + b_hh),
-    columns 0:2H and 3H:4H dL/d(W_ih x + b_ih). Writes dh_prev = the direct path z * dh (the
-    caller adds the path through W_hh)."""
+    columns 0:2H and 3H:4H dL/d(W_ih x + b_ih). Writes dh_prev = the direct path z * dh."""
     B, H = dh.shape
+    dh += recurrent
+    if dy is not None:
+        dh += dy
     d = dgates.reshape(B, 4, H)
     d[:, 1::2] *= dh[:, None]                            # dz, dn
     d[:, 0::2] *= d[:, 3:]                               # dr = dn * hn r', dhn = dn * r
     xp.multiply(dh, gates[:, H:2 * H], out=dh_prev)
-
 
 
 # ----------------------------------------------------------------------------- Elman RNN

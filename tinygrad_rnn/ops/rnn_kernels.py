@@ -226,13 +226,15 @@ def _lstm_bptt(x, saved, dy, dstate, valid, dh_steps, w_ih, w_hh, b_ih, b_hh, w_
     pad = None if valid is None else ~valid
     step = gate_kernel("lstm_gates_backward", xp)
     for t in reversed(range(L)):
-        if dy is not None:
-            dh += dy[t]                                  # h_t feeds y_t and step t+1
+        dy_t = None if dy is None else dy[t]             # the step adds it to dh (one GPU kernel)
+        if w_hr is not None:                             # ... unless the projection comes first
+            if dy_t is not None:
+                dh += dy_t
+            xp.matmul(dh, w_hr, out=dm)
+        step(xp, gates[t], a[t], dh if w_hr is None else dm, dy_t if w_hr is None else None,
+             dc, dgates[t], dc_prev)
         if dh_steps is not None:
             dh_steps[t] = dh
-        if w_hr is not None:
-            xp.matmul(dh, w_hr, out=dm)
-        step(xp, gates[t], a[t], dh if w_hr is None else dm, dc, dgates[t], dc_prev)
         if pad is not None:                              # a padded step passes gradients through
             xp.copyto(dc_prev, dc, where=pad[t])
         xp.matmul(dgates[t], w_hh, out=dh_prev)
@@ -309,20 +311,19 @@ def _gru_bptt(x, saved, dy, dstate, valid, dh_steps, w_ih, w_hh, b_ih, b_hh):
     dh = dstate["h"]
     dgates = xp.empty_like(gates)
     gru_backward_factors(xp, gates, hs, valid, dgates)
-    dh_prev, recurrent = xp.empty_like(dh), xp.empty_like(dh)
+    dh_prev, recurrent = xp.empty_like(dh), xp.zeros_like(dh)
     pad = None if valid is None else ~valid
     step = gate_kernel("gru_gates_backward", xp)
     for t in reversed(range(L)):
-        if dy is not None:
-            dh += dy[t]
+        # dL/dh_t = dh (direct path) + recurrent (via W_hh) + dy_t, summed inside the step
+        step(xp, gates[t], dh, recurrent, None if dy is None else dy[t], dgates[t], dh_prev)
         if dh_steps is not None:
             dh_steps[t] = dh
-        step(xp, gates[t], dh, dgates[t], dh_prev)
-        xp.matmul(dgates[t][:, :3 * H], w_hh, out=recurrent)
-        dh_prev += recurrent
+        xp.matmul(dgates[t][:, :3 * H], w_hh, out=recurrent)   # rows of padded steps are zero
         if pad is not None:
             xp.copyto(dh_prev, dh, where=pad[t])
         dh, dh_prev = dh_prev, dh
+    dh += recurrent                                      # dL/dh_0 gets its W_hh path too
     g = dgates.reshape(L * B, 4 * H)                     # no copy: the x-side blocks are views
     dx, grads = _weight_grads(x, hs[:-1], [g[:, :2 * H], g[:, 3 * H:]], g[:, :3 * H], w_ih, b_ih, b_hh)
     return dx, {"h": dh}, grads
