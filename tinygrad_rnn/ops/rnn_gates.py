@@ -18,7 +18,6 @@ def blocks(a, n):
     return [a[..., k * size:(k + 1) * size] for k in range(n)]
 
 
-
 def activate_(xp, a, scale, offset):
     """In place a = scale * tanh(scale * a) + offset. With scale = offset = 0.5 this is the
     logistic sigmoid (1 + tanh(a/2)) / 2, the same function as elementwise.stable_sigmoid but
@@ -45,6 +44,7 @@ def _lstm_activation(xp, H, dtype):
 
 
 # ----------------------------------------------------------------------------- LSTM
+
 
 def lstm_gates_forward(xp, gates, recurrent, c_prev, c, m):
     """LSTM step after the recurrent matmul. ``gates`` (B, 4H) holds W_ih x + biases for i, f, g,
@@ -106,6 +106,7 @@ def lstm_gates_backward(xp, gates, a, dm, dy, dc, dgates, dc_prev):
 
 # ----------------------------------------------------------------------------- GRU
 
+
 def gru_gates_forward(xp, x_part, h_part, b_hn, h_prev, gates, h):
     """GRU step after the recurrent matmul: x_part = W_ih x + b_ih with b_hr, b_hz folded in,
     h_part = W_hh h_prev (B, 3H), b_hn (H,). Writes gates (B, 4H) = activated r, z, n and
@@ -163,6 +164,7 @@ def gru_gates_backward(xp, gates, dh, recurrent, dy, dgates, dh_prev):
 
 
 # ----------------------------------------------------------------------------- Elman RNN
+
 
 def rnn_activation_forward(xp, a, recurrent, nonlinearity):
     """In place: a = act(a + recurrent), act = tanh or relu."""

@@ -51,6 +51,7 @@ from .rnn_gates import (  # noqa: F401 (the gate functions are part of this modu
 
 # ----------------------------------------------------------------------------- shared helpers
 
+
 def _part(a, start, stop):
     """a[start:stop] along time, passing None through (absent dy, mask or trace)."""
     return None if a is None else a[start:stop]
@@ -113,6 +114,7 @@ def _weight_grads(x, h_prev, x_blocks, dgates_h, w_ih, b_ih, b_hh):
 
 
 # ----------------------------------------------------------------------------- shared drivers
+
 
 def _forward(scan, x, state0, params, lengths, checkpoint):
     """Run ``scan`` over the whole sequence, or K steps at a time keeping only each segment's
@@ -182,6 +184,7 @@ def _backward(scan, bptt, cache, dy, dfinal, trace):
 
 # ----------------------------------------------------------------------------- LSTM
 
+
 def _lstm_scan(x, h, c, valid, w_ih, w_hh, b_ih, b_hh, w_hr):
     """Run the LSTM over the steps of x from state (h, c); returns the buffers BPTT needs."""
     xp = array_module(x)
@@ -249,6 +252,7 @@ def _lstm_bptt(x, saved, dy, dstate, valid, dh_steps, w_ih, w_hh, b_ih, b_hh, w_
         grads["w_hr"] = dh_real.reshape(L * B, -1).T @ m.reshape(L * B, H)
     return dx, {"h": dh, "c": dc}, grads
 
+
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr=None, lengths=None, checkpoint=0):
     """LSTM layer forward. Returns (y (T, B, Hout), h_n, c_n, cache)."""
     params = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "w_hr": w_hr}
@@ -277,6 +281,7 @@ def lstm_cell_backward(cache, dh, dc):
 
 
 # ----------------------------------------------------------------------------- GRU
+
 
 def _gru_scan(x, h, valid, w_ih, w_hh, b_ih, b_hh):
     """Run the GRU over the steps of x from state h; returns the buffers BPTT needs."""
@@ -328,6 +333,7 @@ def _gru_bptt(x, saved, dy, dstate, valid, dh_steps, w_ih, w_hh, b_ih, b_hh):
     dx, grads = _weight_grads(x, hs[:-1], [g[:, :2 * H], g[:, 3 * H:]], g[:, :3 * H], w_ih, b_ih, b_hh)
     return dx, {"h": dh}, grads
 
+
 def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths=None, checkpoint=0):
     """GRU layer forward. Returns (y (T, B, H), h_n, cache)."""
     params = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh}
@@ -354,6 +360,7 @@ def gru_cell_backward(cache, dh):
 
 
 # ----------------------------------------------------------------------------- Elman RNN
+
 
 def _rnn_scan(x, h, valid, w_ih, w_hh, b_ih, b_hh, nonlinearity):
     """Run the RNN over the steps of x from state h; the states are all BPTT needs."""
@@ -397,6 +404,7 @@ def _rnn_bptt(x, saved, dy, dstate, valid, dh_steps, w_ih, w_hh, b_ih, b_hh, non
     g = dpre.reshape(L * B, -1)
     dx, grads = _weight_grads(x, hs[:-1], [g], g, w_ih, b_ih, b_hh)
     return dx, {"h": dh}, grads
+
 
 def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", lengths=None, checkpoint=0):
     """Elman RNN layer forward. Returns (y (T, B, H), h_n, cache)."""
