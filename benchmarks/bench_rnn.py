@@ -12,11 +12,12 @@ with the same weights and data, timed in this one process:
 
     numpy-ref   benchmarks/numpy_reference.py: textbook NumPy forward + BPTT, no autograd (the floor)
     fused       nn.LSTM/GRU/RNN(impl="fused"): one autograd node per layer (the default)
+    fused+ckpt  impl="fused", checkpoint=K with K = round(sqrt(T)): activations of only ~2 sqrt(T) steps
     cell        impl="cell": one fused node per time step
     composite   impl="composite": primitive ops unrolled over time
-    torch       torch.nn.LSTM/GRU/RNN on the CPU (skipped if torch does not import)
+    torch       torch.nn.LSTM/GRU/RNN on the CPU, or with cuDNN on "cuda" (skipped if torch does not import)
 
-    fused+ckpt  impl="fused", checkpoint=K with K = round(sqrt(T)): activations of only ~2 sqrt(T) steps
+``--impls`` picks our contenders (default: all four on the CPU, fused and fused+ckpt on the GPU).
 
 Sizes (those of issue 14): tiny T=200 B=8 I=16 H=64 (Python overhead dominates), small T=50
 B=32 I=64 H=128, mid T=100 B=16 I=32 H=256, large T=32 B=64 I=256 H=512 (BLAS dominates), and
@@ -36,8 +37,8 @@ Memory: "peak MiB" is the peak of NumPy allocations during one step above what w
 before it, measured with tracemalloc (NumPy reports every array buffer to it) in a separate,
 untimed step. It counts activations, gradients and temporaries, not the weights or inputs held
 before the step. torch's CPU allocator is invisible to tracemalloc, so its column says "-";
-``--rss`` adds a second table: it runs every contender in a fresh subprocess (Linux only) and reports how far
-its first full-size step (after a warm-up on a tiny problem, for one-time library setup) raises
+``--rss`` adds a second table: it runs every contender in a fresh subprocess (Linux only) and
+reports how far its first full-size step (after a warm-up on a tiny problem, for one-time library setup) raises
 the peak resident set (VmHWM, reset through /proc/self/clear_refs) above the resident set before
 it: this sees torch too, but also malloc's reuse of freed memory and page granularity, so it is
 coarse (below ~1 MiB it is noise).
