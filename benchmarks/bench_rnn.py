@@ -12,16 +12,22 @@ with the same weights and data, timed in this one process:
 
     numpy-ref   benchmarks/numpy_reference.py: textbook NumPy forward + BPTT, no autograd (the floor)
     fused       nn.LSTM/GRU/RNN(impl="fused"): one autograd node per layer (the default)
+    fused+ckpt  impl="fused", checkpoint=K with K = round(sqrt(T)): activations of only ~2 sqrt(T) steps
     cell        impl="cell": one fused node per time step
     composite   impl="composite": primitive ops unrolled over time
-    torch       torch.nn.LSTM/GRU/RNN on the CPU (skipped if torch does not import)
+    torch       torch.nn.LSTM/GRU/RNN on the CPU, or with cuDNN on "cuda" (skipped if torch does not import)
 
-Sizes: small T=32 B=8 I=H=32 (Python overhead dominates), mid T=64 B=32 I=64 H=256,
-large T=64 B=64 I=H=512 (BLAS dominates).
+``--impls`` picks our contenders (default: all four on the CPU, fused and fused+ckpt on the GPU).
+
+Sizes (those of issue 14): tiny T=200 B=8 I=16 H=64 (Python overhead dominates), small T=50
+B=32 I=64 H=128, mid T=100 B=16 I=32 H=256, large T=32 B=64 I=256 H=512 (BLAS dominates), and
+for the GPU xl T=200 B=256 I=H=1024 (the default there, with the others).
 
 Timing: after two warm-up steps, each contender runs blocks of n steps (n chosen so a block
 takes ~0.2 s); blocks of the contenders are interleaved, ``--repeat`` rounds, and the table shows
-the best block's time per step (the least disturbed by other processes).
+the median block's time per step (``--best`` for the least disturbed block instead). On a shared
+machine, print ``uptime`` beside the figures: ratios of contenders timed in the same rounds hold
+up under load far better than the times themselves.
 
 Threads: ``--threads N`` is applied before NumPy is imported (OMP/OPENBLAS/MKL/... env vars),
 again through threadpoolctl when it is installed, and to torch with ``torch.set_num_threads(N)``
@@ -31,8 +37,8 @@ Memory: "peak MiB" is the peak of NumPy allocations during one step above what w
 before it, measured with tracemalloc (NumPy reports every array buffer to it) in a separate,
 untimed step. It counts activations, gradients and temporaries, not the weights or inputs held
 before the step. torch's CPU allocator is invisible to tracemalloc, so its column says "-";
-``--rss`` adds a second table: it runs every contender in a fresh subprocess (Linux only) and reports how far
-its first full-size step (after a warm-up on a tiny problem, for one-time library setup) raises
+``--rss`` adds a second table: it runs every contender in a fresh subprocess (Linux only) and
+reports how far its first full-size step (after a warm-up on a tiny problem, for one-time library setup) raises
 the peak resident set (VmHWM, reset through /proc/self/clear_refs) above the resident set before
 it: this sees torch too, but also malloc's reuse of freed memory and page granularity, so it is
 coarse (below ~1 MiB it is noise).
@@ -40,16 +46,21 @@ coarse (below ~1 MiB it is noise).
 import argparse
 import gc
 import os
+import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
 
-SIZES = {"small": dict(T=32, B=8, I=32, H=32),
-         "mid": dict(T=64, B=32, I=64, H=256),
-         "large": dict(T=64, B=64, I=512, H=512)}
+SIZES = {"tiny": dict(T=200, B=8, I=16, H=64),
+         "small": dict(T=50, B=32, I=64, H=128),
+         "mid": dict(T=100, B=16, I=32, H=256),
+         "large": dict(T=32, B=64, I=256, H=512),
+         "xl": dict(T=200, B=256, I=1024, H=1024)}
+DEFAULT_SIZES = {"cpu": "tiny,small,mid,large", "cuda": "tiny,small,mid,large,xl"}
 CELLS = ("lstm", "gru", "rnn")
-IMPLS = ("fused", "cell", "composite")
+IMPLS = ("fused", "fused+ckpt", "cell", "composite")
+DEFAULT_IMPLS = {"cpu": ",".join(IMPLS), "cuda": "fused,fused+ckpt"}
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -58,9 +69,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="BLAS and torch threads (default: all cores, %(default)s here)")
-    parser.add_argument("--sizes", default="small,mid,large", help="comma list of " + ",".join(SIZES))
+    parser.add_argument("--sizes", default=None, help="comma list of " + ",".join(SIZES)
+                        + " (default: " + "; ".join(f"{d}: {s}" for d, s in DEFAULT_SIZES.items()) + ")")
+    parser.add_argument("--impls", default=None, help="comma list of " + ",".join(IMPLS)
+                        + " (default: " + "; ".join(f"{d}: {s}" for d, s in DEFAULT_IMPLS.items()) + ")")
+    parser.add_argument("--best", action="store_true", help="report the best round, not the median")
     parser.add_argument("--cells", default=",".join(CELLS), help="comma list of " + ",".join(CELLS))
-    parser.add_argument("--repeat", type=int, default=7, help="interleaved timing rounds (best is shown)")
+    parser.add_argument("--repeat", type=int, default=7, help="interleaved timing rounds (median shown)")
     parser.add_argument("--block", type=float, default=0.2, help="seconds per timed block of steps")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--no-torch", action="store_true", help="leave torch out")
@@ -68,7 +83,11 @@ def parse_args(argv=None):
                         help="also measure peak RSS growth in fresh subprocesses (sees torch too; Linux)")
     parser.add_argument("--rss-child", nargs=3, metavar=("CONTENDER", "CELL", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.sizes = [s for s in args.sizes.split(",") if s]
+    args.sizes = [s for s in (args.sizes or DEFAULT_SIZES[args.device]).split(",") if s]
+    args.impls = [i for i in (args.impls or DEFAULT_IMPLS[args.device]).split(",") if i]
+    for i in args.impls:
+        if i not in IMPLS:
+            parser.error(f"unknown impl {i!r}; choose from {', '.join(IMPLS)}")
     args.cells = [c for c in args.cells.split(",") if c]
     for s in args.sizes:
         if s not in SIZES:
@@ -119,7 +138,8 @@ def ours(impl):
         import tinygrad_rnn as tg
         from tinygrad_rnn import nn
         cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[problem.cell]
-        module = cls(problem.I, problem.H, impl=impl)
+        options = dict(impl="fused", checkpoint=max(1, round(problem.T ** 0.5))) if impl == "fused+ckpt" else dict(impl=impl)
+        module = cls(problem.I, problem.H, **options)
         module.load_state_dict(problem.state_dict())   # returns the key report, as torch's
         module.to(device)
         x = tg.Tensor(problem.x, requires_grad=True, device=device)
@@ -165,7 +185,7 @@ def contenders(args):
     table = {}
     if args.device == "cpu":
         table["numpy-ref"] = numpy_ref
-    for impl in IMPLS:
+    for impl in args.impls:
         table[impl] = ours(impl)
     if not args.no_torch:
         try:
@@ -213,8 +233,9 @@ def check_agreement(grads):
     return worst
 
 
-def time_contenders(steps, repeat, block, sync):
-    """Best seconds per step of each step function; blocks interleaved across contenders."""
+def time_contenders(steps, repeat, block, sync, best=False):
+    """Median (or best) seconds per step of each step function; blocks interleaved across
+    contenders, so every contender sees the same load."""
     number = {}
     for name, step in steps.items():
         for _ in range(2):
@@ -224,7 +245,7 @@ def time_contenders(steps, repeat, block, sync):
         step()
         sync()
         number[name] = max(1, int(block / max(time.perf_counter() - start, 1e-6)))
-    best = {name: float("inf") for name in steps}
+    times = {name: [] for name in steps}
     for _ in range(repeat):
         for name, step in steps.items():
             gc.collect()
@@ -233,8 +254,8 @@ def time_contenders(steps, repeat, block, sync):
             for _ in range(number[name]):
                 step()
             sync()
-            best[name] = min(best[name], (time.perf_counter() - start) / number[name])
-    return best
+            times[name].append((time.perf_counter() - start) / number[name])
+    return {name: min(t) if best else statistics.median(t) for name, t in times.items()}
 
 
 def tracemalloc_peak(step):
@@ -322,6 +343,12 @@ def ratio(a, b):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.device == "cuda":
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from tinygrad_rnn import backend
+        if not backend.cuda_available():
+            print("bench_rnn --device cuda: no CUDA device (or no CuPy) here; skipped")
+            return
     set_threads(args.threads)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # numpy_reference
     limiter = None
@@ -346,9 +373,13 @@ def main(argv=None):
     for line in environment(args):
         print(line)
     names = list(table)
-    print(f"\nms per training step (forward + backward, float32, best of {args.repeat} interleaved rounds)")
+    ratios = [(a, b) for a, b in (("fused", "numpy-ref"), ("fused", "torch"), ("fused+ckpt", "fused"),
+                                  ("composite", "fused"), ("cell", "fused")) if a in table and b in table]
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"\nms per training step (forward + backward, float32, {'best' if args.best else 'median'} of "
+          f"{args.repeat} interleaved rounds)")
     head = f"{'cell':5} {'size':6}" + "".join(f"{n:>11}" for n in names)
-    head += "".join(f"{r:>16}" for r in ("fused/ref", "fused/torch", "composite/fused", "cell/fused"))
+    head += "".join(f"{a.replace('numpy-', '') + '/' + b.replace('numpy-', ''):>17}" for a, b in ratios)
     print(head)
     memory, agreement = {}, 0.0
     for cell in args.cells:
@@ -358,12 +389,10 @@ def main(argv=None):
             grads = {name: step() for name, step in steps.items()}
             worst = check_agreement(grads)
             del grads
-            t = time_contenders(steps, args.repeat, args.block, sync)
+            t = time_contenders(steps, args.repeat, args.block, sync, args.best)
             ms = {name: t[name] * 1e3 for name in names}
             row = f"{cell:5} {size:6}" + "".join(f"{ms[n]:11.2f}" for n in names)
-            get = lambda n: ms.get(n, float("nan"))
-            row += "".join(f"{x:>16}" for x in (ratio(get("fused"), get("numpy-ref")), ratio(get("fused"), get("torch")),
-                                               ratio(get("composite"), get("fused")), ratio(get("cell"), get("fused"))))
+            row += "".join(f"{ratio(ms[a], ms[b]):>17}" for a, b in ratios)
             agreement = max([agreement] + list(worst.values()))
             bad = {n: w for n, w in worst.items() if w > 1e-3}
             print(row + (f"   GRADIENTS DISAGREE: {bad}" if bad else ""), flush=True)
@@ -381,7 +410,8 @@ def main(argv=None):
         for (cell, size), row in rows.items():
             print(f"{cell:5} {size:6}" + "".join(f"{row[n]:11.1f}" if row[n] is not None else f"{'-':>11}"
                                                for n in names))
-    print(f"\ngradients of every contender checked against the reference before timing: largest "
+    print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
+    print(f"gradients of every contender checked against the reference before timing: largest "
           f"difference {agreement:.1e} of the reference's largest entry (float32)")
     del limiter
 

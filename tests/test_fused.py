@@ -541,18 +541,15 @@ def _gate_arguments(xp, name, B, H, dtype, rng):
     r = lambda *shape: xp.asarray(rng.standard_normal(shape).astype(dtype))
     unit = lambda *shape: xp.asarray(rng.uniform(0.05, 0.95, shape).astype(dtype))   # activated gates
     if name == "lstm_gates_forward":
-        return dict(gates=r(B, 4 * H), c_prev=r(B, H), c=r(B, H), m=r(B, H)), ("gates", "c", "m")
-    if name == "lstm_gates_backward":
-        gates = unit(B, 4 * H)
-        gates[:, 2 * H:3 * H] = 2 * gates[:, 2 * H:3 * H] - 1            # g = tanh(.) in (-1, 1)
-        return dict(gates=gates, c_prev=r(B, H), c=r(B, H), dm=r(B, H), dc=r(B, H),
-                    dgates=r(B, 4 * H), dc_prev=r(B, H)), ("dgates", "dc_prev")
+        return dict(gates=r(B, 4 * H), recurrent=r(B, 4 * H), c_prev=r(B, H), c=r(B, H), m=r(B, H)), ("gates", "c", "m")
+    if name == "lstm_gates_backward":   # dgates holds the factors of lstm_backward_factors on entry
+        return dict(gates=unit(B, 4 * H), a=r(B, H), dm=r(B, H), dy=r(B, H), dc=r(B, H), dgates=r(B, 4 * H),
+                    dc_prev=r(B, H)), ("dm", "dgates", "dc_prev")
     if name == "gru_gates_forward":
-        return dict(x_part=r(B, 3 * H), h_part=r(B, 3 * H), h_prev=r(B, H), gates=r(B, 4 * H),
+        return dict(x_part=r(B, 3 * H), h_part=r(B, 3 * H), b_hn=r(H), h_prev=r(B, H), gates=r(B, 4 * H),
                     h=r(B, H)), ("gates", "h")
-    gates = unit(B, 4 * H)
-    gates[:, 2 * H:3 * H] = 2 * gates[:, 2 * H:3 * H] - 1
-    return dict(gates=gates, h_prev=r(B, H), dh=r(B, H), dgates=r(B, 4 * H), dh_prev=r(B, H)), ("dgates", "dh_prev")
+    return dict(gates=unit(B, 4 * H), dh=r(B, H), recurrent=r(B, H), dy=r(B, H), dgates=r(B, 4 * H),
+                dh_prev=r(B, H)), ("dh", "dgates", "dh_prev")
 
 
 def compare_gate_kernels(xp, kernels, dtype, seed=0):

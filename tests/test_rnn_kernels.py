@@ -6,8 +6,6 @@ gradients must match central finite differences of it (so padding, batching and 
 checked against the same obviously-correct code). PyTorch, when installed, is a second oracle.
 """
 import ctypes
-import importlib.util
-import pathlib
 import shutil
 import subprocess
 import warnings
@@ -17,20 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _load(name):
-    """Import a kernel module by path: it needs only NumPy, whatever state the package is in."""
-    path = ROOT / "tinygrad_rnn" / "ops" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-K = _load("rnn_kernels")
-CUDA = _load("cuda_kernels")
+from tinygrad_rnn.ops import cuda_kernels as CUDA
+from tinygrad_rnn.ops import rnn_gates, rnn_kernels as K
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 FAST = settings(deadline=None)      # the profile sets the number of examples (and CI draws new ones)
@@ -386,7 +372,7 @@ def test_gate_math_is_stable_for_huge_preactivations():
     with np.errstate(all="raise"), warnings.catch_warnings():
         warnings.simplefilter("error")
         gates = np.array([[1e4, -1e4, 1e4, -1e4], [-1e4, 1e4, -1e4, 1e4]], dtype=np.float32)
-        np.testing.assert_array_equal(K.sigmoid_(np, gates.copy()), (gates > 0).astype(np.float32))
+        np.testing.assert_array_equal(rnn_gates.activate_(np, gates.copy(), 0.5, 0.5), (gates > 0).astype(np.float32))
         for cell in GATES:
             p = make_inputs(cell, 4, 2, 3, 2, dtype=np.float32)
             p["x"] = np.sign(p["x"]) * np.float32(1e4)
@@ -536,3 +522,36 @@ def test_inputs_and_cotangents_are_never_modified(cell):
     backward(cell, cache, *cot, trace={})
     after = [a for a in (*p.values(), *cot) if a is not None]
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_cuda_kernel_compile_failure_falls_back_to_the_generic_gate_math(monkeypatch):
+    """A CUDA toolkit that cannot compile the fused kernels warns once and runs the generic xp
+    gate code (a stand-in module named "cupy" routes gate_kernel to its CUDA branch)."""
+    attempts = []
+
+    def broken_build(cupy):
+        attempts.append(cupy)
+        raise RuntimeError("nvrtc: compilation failed")
+
+    monkeypatch.setattr(K, "GATE_KERNELS", {})
+    monkeypatch.setattr(CUDA, "build", broken_build)
+    fake_cupy = type(np)("cupy")
+    with pytest.warns(RuntimeWarning, match="generic gate code"):
+        assert K.gate_kernel("lstm_gates_forward", fake_cupy) is K.lstm_gates_forward
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # no second warning, no second compile
+        assert K.gate_kernel("gru_gates_backward", fake_cupy) is K.gru_gates_backward
+    assert len(attempts) == 1
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_cuda_kernel_bodies_without_output_gradient(cell, fused_kernels, monkeypatch):
+    """dy = None (only h_n / c_n get gradients): the fused backward kernels get a 0-d zero."""
+    cfg = dict(cell=cell, T=3, B=2, I=2, H=3, P=0, bias=True, seed=5, lengths=None, nonlinearity="tanh")
+    p, (_, dh, dc) = setup(cfg)
+    generic = kernel_grads(cfg, p, (None, dh, dc))
+    for (name, _), function in fused_kernels.items():
+        monkeypatch.setitem(K.GATE_KERNELS, (name, "cpu"), function)
+    fused = kernel_grads(cfg, p, (None, dh, dc))
+    for name in generic:
+        np.testing.assert_allclose(fused[name], generic[name], rtol=1e-12, atol=1e-12, err_msg=name)

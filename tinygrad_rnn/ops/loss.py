@@ -136,28 +136,38 @@ class NLLLoss(Function):
 
 
 class CrossEntropy(Function):
-    """log_softmax + NLL in one op; gradient = (softmax - onehot) scaled by the reduction."""
+    """log_softmax + NLL in one op; gradient = (softmax - onehot) scaled by the reduction.
+
+    One pass builds everything: e = exp(z - shift) (shift = the row max) is computed once and
+    becomes the saved softmax in place; the loss needs log-probabilities only at the targets,
+    (z_t - shift) - log(sum(e)), so no (N, C) log-softmax is ever materialised."""
 
     def forward(self, logits, target, ignore_index=-100, reduction="mean"):
         _check_targets(logits.shape, target, ignore_index)
         xp = array_module(logits)
-        logp = _log_softmax(xp, _class_last(logits), -1)
+        z = _class_last(logits)
+        shift = z.max(axis=-1, keepdims=True)
+        shift = xp.where(xp.isfinite(shift), shift, 0)
+        softmax = xp.subtract(z, shift)
+        xp.exp(softmax, out=softmax)
+        total = softmax.sum(axis=-1, keepdims=True)
+        softmax /= total
         t = target.reshape(-1)
         keep = t != ignore_index
         rows = xp.where(keep, t, 0)
-        losses = -logp[xp.arange(logp.shape[0]), rows] * keep
+        picked = xp.take_along_axis(z, rows[:, None], axis=-1) - shift - xp.log(total)
+        losses = -picked[:, 0] * keep
         value, dloss = _reduce(xp, losses, keep.astype(logits.dtype), reduction)
-        self.save_for_backward(logp, rows, keep, dloss)
+        self.save_for_backward(softmax, rows, keep, dloss)
         self.shape, self.reduction = logits.shape, reduction
         return value.reshape(target.shape) if reduction == "none" else value.astype(logits.dtype)
 
     def backward(self, g):
-        logp, rows, keep, dloss = self.saved
+        softmax, rows, keep, dloss = self.saved
         xp = array_module(g)
         per_row = (g.reshape(-1) * keep) if self.reduction == "none" else g * dloss
-        grad = xp.exp(logp)
-        grad[xp.arange(grad.shape[0]), rows] -= 1
-        grad *= per_row[:, None]
+        grad = softmax * per_row[:, None]
+        grad[xp.arange(grad.shape[0]), rows] -= per_row
         return _class_back(grad, self.shape), None
 
 

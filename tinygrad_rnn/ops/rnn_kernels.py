@@ -1,22 +1,23 @@
 """Raw-array kernels of the fast recurrent path: LSTM, GRU and Elman RNN forward + BPTT.
 
 Pure functions on NumPy or CuPy arrays (the array module ``xp`` is taken from the inputs); the
-autograd ``Function`` wrappers live elsewhere. Conventions are PyTorch's ``nn.LSTM/GRU/RNN`` for
-one layer and one direction, time-major:
+autograd ``Function`` wrappers are in ``rnn_fused``. Conventions are PyTorch's ``nn.LSTM/GRU/RNN``
+for one layer and one direction, time-major:
 
     x (T, B, I)   w_ih (G*H, I)   w_hh (G*H, Hout)   b_ih, b_hh (G*H,) or None   h0 (B, Hout)
     LSTM: gates i, f, g, o (G = 4), c0 (B, H), optional projection w_hr (P, H) making Hout = P
     GRU:  gates r, z, n (G = 3), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1-z) n + z h
     RNN:  G = 1, h' = act(W_ih x + b_ih + W_hh h + b_hh), act = tanh or relu
 
-Why this is fast: the input projection of all T steps is ONE matmul; each step does one
-recurrent matmul plus in-place gate arithmetic on views of one (B, G*H) buffer; the backward
-collects the gate gradients of all steps and turns them into weight gradients with one big
-matmul per weight at the end.
+Why this is fast: only GEMMs cost anything. The input projection of all T steps is ONE matmul;
+each step does one recurrent matmul, by a contiguous W_hh^T made once per sequence (a transposed
+view is 1.3-3.5x slower per step with OpenBLAS), plus the in-place gate math of ``rnn_gates``
+(no temporaries). BPTT first computes the gradient-independent factors of all steps at once,
+so a step is a few multiplies and one matmul; the weight gradients are one matmul per weight.
 
-``lengths`` (B,) marks steps t >= lengths[b] as padding: y[t, b] is zero, the state is carried
-unchanged (so h_n is the state at the last real step) and padding adds nothing to any gradient.
-Padding values of x must be finite (they meet zero gradients in the weight matmuls).
+``lengths`` (B,), a host (NumPy) array, marks steps t >= lengths[b] as padding: y[t, b] is zero,
+the state is carried unchanged (so h_n is the state at the last real step) and padding adds
+nothing to any gradient. Padding values of x must be finite (they meet zero gradients).
 
 The cache returned by a forward is a dict:
     "x"           the input (T, B, I), for dW_ih and dx
@@ -38,21 +39,17 @@ Returned y, h_n, c_n may be views of the cache: treat them as read-only.
 gradient dL/dh_t reaching the state after step t (from y_t and from step t+1; at a padded step,
 the gradient of the carried state). With trace=None nothing extra is computed or stored.
 """
-import sys
+import warnings
+
+import numpy as np
+
+from ..backend import array_module, to_numpy
+from .rnn_gates import (  # noqa: F401 (the gate functions are part of this module's API)
+    gru_backward_factors, gru_gates_backward, gru_gates_forward, lstm_backward_factors,
+    lstm_gates_backward, lstm_gates_forward, rnn_activation_backward, rnn_activation_forward)
 
 
 # ----------------------------------------------------------------------------- shared helpers
-
-def _array_module(a):
-    """NumPy or CuPy, whichever owns ``a``. CuPy is never imported here: it is loaded already
-    when ``a`` is a CuPy array."""
-    return sys.modules[type(a).__module__.split(".")[0]]
-
-
-def _blocks(a, n):
-    """The ``n`` gate blocks of a (..., n*H) array, as views."""
-    size = a.shape[-1] // n
-    return [a[..., k * size:(k + 1) * size] for k in range(n)]
 
 
 def _part(a, start, stop):
@@ -62,19 +59,25 @@ def _part(a, start, stop):
 
 def _valid_mask(xp, lengths, T, B):
     """(T, B, 1) bool, True where step t is a real step of sequence b; None without lengths,
-    so that full batches pay nothing for masking."""
+    so that full batches pay nothing for masking. Checked and built on the host (lengths are
+    host arrays): no device synchronisation, one transfer."""
     if lengths is None:
         return None
-    lengths = xp.asarray(lengths)
-    if lengths.shape != (B,) or int(lengths.min()) < 1 or int(lengths.max()) > T:
+    lengths = np.asarray(to_numpy(lengths))
+    if lengths.shape != (B,) or lengths.min() < 1 or lengths.max() > T:
         raise ValueError(f"lengths must be {B} integers in [1, {T}], got {lengths}")
-    return (xp.arange(T)[:, None] < lengths[None, :])[:, :, None]
+    return xp.asarray((np.arange(T)[:, None] < lengths[None, :])[:, :, None])
 
 
 def _segments(T, checkpoint):
     """(start, stop) of the step ranges back-propagated one at a time: K steps each, or all T."""
     K = checkpoint if checkpoint > 0 else T
     return [(start, min(start + K, T)) for start in range(0, T, K)]
+
+
+def _transposed(xp, w):
+    """A contiguous copy of w.T, made once per sequence for the per-step matmuls."""
+    return None if w is None else xp.ascontiguousarray(w.T)
 
 
 def _input_projection(x, w_ih, *biases):
@@ -87,42 +90,38 @@ def _input_projection(x, w_ih, *biases):
     return out
 
 
-def _weight_grads(x, h_prev, dgates_x, dgates_h, w_ih, b_ih, b_hh):
+def _weight_grads(x, h_prev, x_blocks, dgates_h, w_ih, b_ih, b_hh):
     """dx and the weight gradients of a whole segment, one big matmul each.
 
-    dgates_x (L, B, G*H): gradient w.r.t. W_ih x_t + b_ih;  dgates_h: w.r.t. W_hh h_{t-1} + b_hh
-    (the same array except for GRU, whose r scales only the recurrent part of n)."""
+    x_blocks: column blocks (L*B, k) of the gate gradients that together (in order) are
+    dL/d(W_ih x_t + b_ih): the whole gradient, except for the GRU, whose r scales only the
+    recurrent part of n. dgates_h (L*B, G*H): dL/d(W_hh h_{t-1} + b_hh)."""
     L, B, I = x.shape
-    gx = dgates_x.reshape(L * B, -1)
-    gh = dgates_h.reshape(L * B, -1)
-    dx = (gx @ w_ih).reshape(L, B, I)
-    grads = {"w_ih": gx.T @ x.reshape(L * B, I), "w_hh": gh.T @ h_prev.reshape(L * B, -1)}
+    xp = array_module(x)
+    X = x.reshape(L * B, I)
+    rows = np.cumsum([0] + [g.shape[1] for g in x_blocks])
+    dx = x_blocks[0] @ w_ih[:rows[1]]
+    for g, start, stop in zip(x_blocks[1:], rows[1:], rows[2:]):
+        dx += g @ w_ih[start:stop]
+    cat = (lambda parts: parts[0]) if len(x_blocks) == 1 else xp.concatenate
+    grads = {"w_ih": cat([g.T @ X for g in x_blocks]), "w_hh": dgates_h.T @ h_prev.reshape(L * B, -1)}
     if b_ih is not None:
-        grads["b_ih"] = gx.sum(axis=0)
+        grads["b_ih"] = cat([g.sum(axis=0) for g in x_blocks])
     if b_hh is not None:
-        same = b_ih is not None and dgates_h is dgates_x   # LSTM/RNN: one sum serves both biases
-        grads["b_hh"] = grads["b_ih"].copy() if same else gh.sum(axis=0)
-    return dx, grads
-
-
-def sigmoid_(xp, a):
-    """In-place logistic sigmoid, written as 0.5 * (1 + tanh(a / 2)): no exp, so no overflow
-    for large |a|, and no float64 promotion (Python scalars keep the array's dtype)."""
-    a *= 0.5
-    xp.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+        same = b_ih is not None and dgates_h is x_blocks[0]   # LSTM/RNN: one sum serves both biases
+        grads["b_hh"] = grads["b_ih"].copy() if same else dgates_h.sum(axis=0)
+    return dx.reshape(L, B, I), grads
 
 
 # ----------------------------------------------------------------------------- shared drivers
+
 
 def _forward(scan, x, state0, params, lengths, checkpoint):
     """Run ``scan`` over the whole sequence, or K steps at a time keeping only each segment's
     entering state (checkpointing). Returns y, the final state dict and the cache."""
     if checkpoint < 0:
         raise ValueError(f"checkpoint must be 0 (off) or a segment length K > 0, got {checkpoint}")
-    xp = _array_module(x)
+    xp = array_module(x)
     T, B = x.shape[:2]
     valid = _valid_mask(xp, lengths, T, B)
     cache = {"x": x, "params": params, "valid": valid, "checkpoint": checkpoint}
@@ -153,7 +152,7 @@ def _backward(scan, bptt, cache, dy, dfinal, trace):
     its checkpoint when the forward did not keep them. Returns dx, the initial-state gradient
     dict and the summed weight gradients."""
     x, valid, params = cache["x"], cache["valid"], cache["params"]
-    xp = _array_module(x)
+    xp = array_module(x)
     T = x.shape[0]
     if dy is not None and valid is not None:
         dy = xp.where(valid, dy, 0)                      # y is constant zero at padded steps
@@ -185,44 +184,10 @@ def _backward(scan, bptt, cache, dy, dfinal, trace):
 
 # ----------------------------------------------------------------------------- LSTM
 
-def lstm_gates_forward(xp, gates, c_prev, c, m):
-    """LSTM step after the matmuls. ``gates`` (B, 4H) holds the pre-activations of i, f, g, o
-    and is overwritten with their activations (what BPTT needs). Writes c = f*c_prev + i*g and
-    m = o*tanh(c) (= h_t without projection)."""
-    H = c_prev.shape[-1]
-    i, f, g, o = _blocks(gates, 4)
-    sigmoid_(xp, gates[:, :2 * H])                       # i and f are adjacent: one call
-    xp.tanh(g, out=g)
-    sigmoid_(xp, o)
-    xp.multiply(f, c_prev, out=c)
-    c += i * g
-    xp.tanh(c, out=m)
-    m *= o
-
-
-def lstm_gates_backward(xp, gates, c_prev, c, dm, dc, dgates, dc_prev):
-    """Backward of lstm_gates_forward: from dm = dL/dm_t and dc = dL/dc_t (from step t+1),
-    writes dgates (B, 4H) = dL/d(pre-activations) and dc_prev = dL/dc_{t-1}."""
-    H = c.shape[-1]
-    i, f, g, o = _blocks(gates, 4)
-    di, df, dg, do = _blocks(dgates, 4)
-    tanh_c = xp.tanh(c)
-    dc_total = dm * o * (1 - tanh_c * tanh_c) + dc      # c feeds m_t and c_{t+1}
-    xp.multiply(dc_total, g, out=di)
-    xp.multiply(dc_total, c_prev, out=df)
-    xp.multiply(dc_total, i, out=dg)
-    xp.multiply(dm, tanh_c, out=do)
-    xp.multiply(dc_total, f, out=dc_prev)
-    # through the nonlinearities: sigmoid' = s (1 - s), tanh' = 1 - t^2
-    s, ds = gates[:, :2 * H], dgates[:, :2 * H]
-    ds *= s * (1 - s)
-    do *= o * (1 - o)
-    dg *= 1 - g * g
-
 
 def _lstm_scan(x, h, c, valid, w_ih, w_hh, b_ih, b_hh, w_hr):
     """Run the LSTM over the steps of x from state (h, c); returns the buffers BPTT needs."""
-    xp = _array_module(x)
+    xp = array_module(x)
     L, B, _ = x.shape
     H = c.shape[-1]
     gates = _input_projection(x, w_ih, b_ih, b_hh)       # each step adds W_hh h, then activates
@@ -230,17 +195,17 @@ def _lstm_scan(x, h, c, valid, w_ih, w_hh, b_ih, b_hh, w_hr):
     cs = xp.empty((L + 1,) + c.shape, dtype=x.dtype)
     hs[0], cs[0] = h, c
     recurrent = xp.empty((B, 4 * H), dtype=x.dtype)
+    w_hh_t, w_hr_t = _transposed(xp, w_hh), _transposed(xp, w_hr)
     m = None if w_hr is None else xp.empty((B, H), dtype=x.dtype)
     pad = None if valid is None else ~valid
     step = gate_kernel("lstm_gates_forward", xp)
     for t in range(L):
-        xp.matmul(hs[t], w_hh.T, out=recurrent)
-        gates[t] += recurrent
+        xp.matmul(hs[t], w_hh_t, out=recurrent)
         if w_hr is None:
-            step(xp, gates[t], cs[t], cs[t + 1], hs[t + 1])
+            step(xp, gates[t], recurrent, cs[t], cs[t + 1], hs[t + 1])
         else:
-            step(xp, gates[t], cs[t], cs[t + 1], m)
-            xp.matmul(m, w_hr.T, out=hs[t + 1])
+            step(xp, gates[t], recurrent, cs[t], cs[t + 1], m)
+            xp.matmul(m, w_hr_t, out=hs[t + 1])
         if pad is not None:                              # finished sequences keep their state
             xp.copyto(cs[t + 1], cs[t], where=pad[t])
             xp.copyto(hs[t + 1], hs[t], where=pad[t])
@@ -249,35 +214,40 @@ def _lstm_scan(x, h, c, valid, w_ih, w_hh, b_ih, b_hh, w_hr):
 
 def _lstm_bptt(x, saved, dy, dstate, valid, dh_steps, w_ih, w_hh, b_ih, b_hh, w_hr):
     """BPTT through one segment (last step first), then its weight gradients in big matmuls."""
-    xp = _array_module(x)
+    xp = array_module(x)
     gates, cs, hs = saved["gates"], saved["c"], saved["h"]
     L, B, _ = x.shape
+    H = cs.shape[-1]
     dh, dc = dstate["h"], dstate["c"]
     if w_hr is not None and dh_steps is None:
         dh_steps = xp.empty((L,) + dh.shape, dtype=x.dtype)   # dW_hr needs every dL/dh_t
+    m = None if w_hr is None else gates[..., 3 * H:] * xp.tanh(cs[1:])   # rebuilt, not stored
     dgates = xp.empty_like(gates)
+    a = lstm_backward_factors(xp, gates, cs, valid, dgates)
     dh_prev, dc_prev = xp.empty_like(dh), xp.empty_like(dc)
+    dm = None if w_hr is None else xp.empty((B, H), dtype=x.dtype)
     pad = None if valid is None else ~valid
     step = gate_kernel("lstm_gates_backward", xp)
     for t in reversed(range(L)):
-        if dy is not None:
-            dh += dy[t]                                  # h_t feeds y_t and step t+1
+        dy_t = None if dy is None else dy[t]             # the step adds it to dh (one GPU kernel)
+        if w_hr is not None:                             # ... unless the projection comes first
+            if dy_t is not None:
+                dh += dy_t
+            xp.matmul(dh, w_hr, out=dm)
+        step(xp, gates[t], a[t], dh if w_hr is None else dm, dy_t if w_hr is None else None,
+             dc, dgates[t], dc_prev)
         if dh_steps is not None:
             dh_steps[t] = dh
-        dm = dh if w_hr is None else dh @ w_hr
-        step(xp, gates[t], cs[t], cs[t + 1], dm, dc, dgates[t], dc_prev)
         if pad is not None:                              # a padded step passes gradients through
-            xp.copyto(dgates[t], 0, where=pad[t])
             xp.copyto(dc_prev, dc, where=pad[t])
         xp.matmul(dgates[t], w_hh, out=dh_prev)
         if pad is not None:
             xp.copyto(dh_prev, dh, where=pad[t])
         dh, dh_prev = dh_prev, dh
         dc, dc_prev = dc_prev, dc
-    dx, grads = _weight_grads(x, hs[:-1], dgates, dgates, w_ih, b_ih, b_hh)
+    g = dgates.reshape(L * B, 4 * H)
+    dx, grads = _weight_grads(x, hs[:-1], [g], g, w_ih, b_ih, b_hh)
     if w_hr is not None:
-        H = cs.shape[-1]
-        m = gates[..., 3 * H:] * xp.tanh(cs[1:])        # m_t = o_t tanh(c_t), rebuilt, not stored
         dh_real = dh_steps if valid is None else xp.where(valid, dh_steps, 0)
         grads["w_hr"] = dh_real.reshape(L * B, -1).T @ m.reshape(L * B, H)
     return dx, {"h": dh, "c": dc}, grads
@@ -312,57 +282,26 @@ def lstm_cell_backward(cache, dh, dc):
 
 # ----------------------------------------------------------------------------- GRU
 
-def gru_gates_forward(xp, x_part, h_part, h_prev, gates, h):
-    """GRU step after the matmuls: x_part = W_ih x + b_ih, h_part = W_hh h_prev + b_hh (B, 3H).
-    Writes gates (B, 4H) = activated r, z, n and W_hn h_prev + b_hn (kept for dL/dr), and h."""
-    H = h_prev.shape[-1]
-    r, z, n, hn = _blocks(gates, 4)
-    rz = gates[:, :2 * H]
-    xp.add(x_part[:, :2 * H], h_part[:, :2 * H], out=rz)
-    sigmoid_(xp, rz)
-    xp.copyto(hn, h_part[:, 2 * H:])
-    xp.multiply(r, hn, out=n)
-    n += x_part[:, 2 * H:]
-    xp.tanh(n, out=n)
-    xp.subtract(h_prev, n, out=h)                       # h' = n + z (h - n) = (1-z) n + z h
-    h *= z
-    h += n
-
-
-def gru_gates_backward(xp, gates, h_prev, dh, dgates, dh_prev):
-    """Backward of gru_gates_forward. Writes dgates (B, 4H) = [dr, dz, dhn, dn]: the first 3H
-    columns are dL/d(W_hh h + b_hh), columns 0:2H and 3H:4H are dL/d(W_ih x + b_ih); and
-    dh_prev = the direct path z * dh (the caller adds the path through W_hh)."""
-    r, z, n, hn = _blocks(gates, 4)
-    dr, dz, dhn, dn = _blocks(dgates, 4)
-    xp.multiply(dh, 1 - z, out=dn)
-    dn *= 1 - n * n
-    xp.multiply(dn, r, out=dhn)                          # n's pre-activation holds r * hn
-    xp.multiply(dn, hn, out=dr)
-    dr *= r * (1 - r)
-    xp.subtract(h_prev, n, out=dz)
-    dz *= dh
-    dz *= z * (1 - z)
-    xp.multiply(dh, z, out=dh_prev)
-
 
 def _gru_scan(x, h, valid, w_ih, w_hh, b_ih, b_hh):
     """Run the GRU over the steps of x from state h; returns the buffers BPTT needs."""
-    xp = _array_module(x)
+    xp = array_module(x)
     L, B, _ = x.shape
     H = h.shape[-1]
-    x_part = _input_projection(x, w_ih, b_ih)            # b_hh stays apart: r scales b_hn
+    x_part = _input_projection(x, w_ih, b_ih)
+    if b_hh is not None:
+        x_part[..., :2 * H] += b_hh[:2 * H]              # b_hr, b_hz add like b_ih; b_hn is scaled by r
+    b_hn = xp.zeros(H, dtype=x.dtype) if b_hh is None else b_hh[2 * H:]
     gates = xp.empty((L, B, 4 * H), dtype=x.dtype)
     hs = xp.empty((L + 1,) + h.shape, dtype=x.dtype)
     hs[0] = h
     h_part = xp.empty((B, 3 * H), dtype=x.dtype)
+    w_hh_t = _transposed(xp, w_hh)
     pad = None if valid is None else ~valid
     step = gate_kernel("gru_gates_forward", xp)
     for t in range(L):
-        xp.matmul(hs[t], w_hh.T, out=h_part)
-        if b_hh is not None:
-            h_part += b_hh
-        step(xp, x_part[t], h_part, hs[t], gates[t], hs[t + 1])
+        xp.matmul(hs[t], w_hh_t, out=h_part)
+        step(xp, x_part[t], h_part, b_hn, hs[t], gates[t], hs[t + 1])
         if pad is not None:
             xp.copyto(hs[t + 1], hs[t], where=pad[t])
     return {"gates": gates, "h": hs}
@@ -370,31 +309,28 @@ def _gru_scan(x, h, valid, w_ih, w_hh, b_ih, b_hh):
 
 def _gru_bptt(x, saved, dy, dstate, valid, dh_steps, w_ih, w_hh, b_ih, b_hh):
     """BPTT through one segment (last step first), then its weight gradients in big matmuls."""
-    xp = _array_module(x)
+    xp = array_module(x)
     gates, hs = saved["gates"], saved["h"]
-    L = x.shape[0]
+    L, B, _ = x.shape
     H = hs.shape[-1]
     dh = dstate["h"]
     dgates = xp.empty_like(gates)
-    dh_prev, recurrent = xp.empty_like(dh), xp.empty_like(dh)
+    gru_backward_factors(xp, gates, hs, valid, dgates)
+    dh_prev, recurrent = xp.empty_like(dh), xp.zeros_like(dh)
     pad = None if valid is None else ~valid
     step = gate_kernel("gru_gates_backward", xp)
     for t in reversed(range(L)):
-        if dy is not None:
-            dh += dy[t]
+        # dL/dh_t = dh (direct path) + recurrent (via W_hh) + dy_t, summed inside the step
+        step(xp, gates[t], dh, recurrent, None if dy is None else dy[t], dgates[t], dh_prev)
         if dh_steps is not None:
             dh_steps[t] = dh
-        step(xp, gates[t], hs[t], dh, dgates[t], dh_prev)
-        if pad is not None:
-            xp.copyto(dgates[t], 0, where=pad[t])
-        xp.matmul(dgates[t][:, :3 * H], w_hh, out=recurrent)
-        dh_prev += recurrent
+        xp.matmul(dgates[t][:, :3 * H], w_hh, out=recurrent)   # rows of padded steps are zero
         if pad is not None:
             xp.copyto(dh_prev, dh, where=pad[t])
         dh, dh_prev = dh_prev, dh
-    dgates_h = dgates[..., :3 * H]
-    dgates_x = xp.concatenate([dgates[..., :2 * H], dgates[..., 3 * H:]], axis=-1)
-    dx, grads = _weight_grads(x, hs[:-1], dgates_x, dgates_h, w_ih, b_ih, b_hh)
+    dh += recurrent                                      # dL/dh_0 gets its W_hh path too
+    g = dgates.reshape(L * B, 4 * H)                     # no copy: the x-side blocks are views
+    dx, grads = _weight_grads(x, hs[:-1], [g[:, :2 * H], g[:, 3 * H:]], g[:, :3 * H], w_ih, b_ih, b_hh)
     return dx, {"h": dh}, grads
 
 
@@ -425,33 +361,21 @@ def gru_cell_backward(cache, dh):
 
 # ----------------------------------------------------------------------------- Elman RNN
 
-def rnn_activation_forward(xp, a, nonlinearity):
-    """In place: a = tanh(a) or relu(a)."""
-    if nonlinearity == "tanh":
-        xp.tanh(a, out=a)
-    else:
-        xp.maximum(a, 0, out=a)
-
-
-def rnn_activation_backward(xp, h, dh, dpre, nonlinearity):
-    """dpre = dh * act'(pre), with act' read off the output h: 1 - h^2, or h > 0."""
-    xp.multiply(dh, 1 - h * h if nonlinearity == "tanh" else h > 0, out=dpre)
-
 
 def _rnn_scan(x, h, valid, w_ih, w_hh, b_ih, b_hh, nonlinearity):
     """Run the RNN over the steps of x from state h; the states are all BPTT needs."""
-    xp = _array_module(x)
+    xp = array_module(x)
     L = x.shape[0]
     hs = xp.empty((L + 1,) + h.shape, dtype=x.dtype)
     hs[0] = h
     hs[1:] = _input_projection(x, w_ih, b_ih, b_hh)      # each step adds W_hh h, then activates
     recurrent = xp.empty_like(h, dtype=x.dtype)
+    w_hh_t = _transposed(xp, w_hh)
     pad = None if valid is None else ~valid
     step = gate_kernel("rnn_activation_forward", xp)
     for t in range(L):
-        xp.matmul(hs[t], w_hh.T, out=recurrent)
-        hs[t + 1] += recurrent
-        step(xp, hs[t + 1], nonlinearity)
+        xp.matmul(hs[t], w_hh_t, out=recurrent)
+        step(xp, hs[t + 1], recurrent, nonlinearity)
         if pad is not None:
             xp.copyto(hs[t + 1], hs[t], where=pad[t])
     return {"h": hs}
@@ -459,27 +383,26 @@ def _rnn_scan(x, h, valid, w_ih, w_hh, b_ih, b_hh, nonlinearity):
 
 def _rnn_bptt(x, saved, dy, dstate, valid, dh_steps, w_ih, w_hh, b_ih, b_hh, nonlinearity):
     """BPTT through one segment (last step first), then its weight gradients in big matmuls."""
-    xp = _array_module(x)
+    xp = array_module(x)
     hs = saved["h"]
-    L = x.shape[0]
+    L, B, _ = x.shape
     dh = dstate["h"]
     dpre = xp.empty((L,) + dh.shape, dtype=x.dtype)
+    rnn_activation_backward(xp, hs[1:], valid, dpre, nonlinearity)
     dh_prev = xp.empty_like(dh)
     pad = None if valid is None else ~valid
-    step = gate_kernel("rnn_activation_backward", xp)
     for t in reversed(range(L)):
         if dy is not None:
             dh += dy[t]
         if dh_steps is not None:
             dh_steps[t] = dh
-        step(xp, hs[t + 1], dh, dpre[t], nonlinearity)
-        if pad is not None:
-            xp.copyto(dpre[t], 0, where=pad[t])
+        dpre[t] *= dh
         xp.matmul(dpre[t], w_hh, out=dh_prev)
         if pad is not None:
             xp.copyto(dh_prev, dh, where=pad[t])
         dh, dh_prev = dh_prev, dh
-    dx, grads = _weight_grads(x, hs[:-1], dpre, dpre, w_ih, b_ih, b_hh)
+    g = dpre.reshape(L * B, -1)
+    dx, grads = _weight_grads(x, hs[:-1], [g], g, w_ih, b_ih, b_hh)
     return dx, {"h": dh}, grads
 
 
@@ -514,20 +437,26 @@ def rnn_cell_backward(cache, dh):
 
 GATE_KERNELS = {}
 """Replacements for the per-step gate math, keyed by (function name, device), e.g.
-("lstm_gates_forward", "cuda") -> a callable with the generic function's arguments. ``gate_kernel``
-fills it with the fused CUDA kernels of ``cuda_kernels.build`` the first time it sees a CuPy
-array; anything not registered falls back to the generic xp functions above."""
+("lstm_gates_forward", "cuda") -> a callable with the generic function's arguments.
+``gate_kernel`` fills the CUDA entries on the first CuPy sequence by compiling
+``cuda_kernels``; anything not registered falls back to the generic xp functions above."""
 
 _GENERIC_GATES = {f.__name__: f for f in (
     lstm_gates_forward, lstm_gates_backward, gru_gates_forward, gru_gates_backward,
-    rnn_activation_forward, rnn_activation_backward)}
+    rnn_activation_forward)}
 
 
 def gate_kernel(name, xp):
     """The gate function ``name`` for arrays of ``xp``: registered fused kernel, else generic.
-    Looked up once per sequence, not per step."""
+    Looked up once per sequence, not per step. If the CUDA kernels fail to compile, the
+    generic code runs instead (a warning says so, once)."""
     device = "cuda" if xp.__name__ == "cupy" else "cpu"
     if device == "cuda" and not any(key[1] == "cuda" for key in GATE_KERNELS):
         from . import cuda_kernels        # first CuPy sequence: compile the fused kernels once
-        GATE_KERNELS.update(cuda_kernels.build(xp))
+        try:
+            GATE_KERNELS.update(cuda_kernels.build(xp))
+        except Exception as error:        # a broken toolkit must not stop training
+            warnings.warn(f"compiling the fused CUDA gate kernels failed ({type(error).__name__}: "
+                          f"{error}); using the generic gate code", RuntimeWarning, stacklevel=2)
+            GATE_KERNELS[("compile failed", "cuda")] = None    # do not retry every sequence
     return GATE_KERNELS.get((name, device), _GENERIC_GATES[name])

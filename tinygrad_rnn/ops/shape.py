@@ -1,5 +1,7 @@
 """Ops that move numbers around without changing them: their backward moves gradients back."""
-from ..backend import array_module
+import numpy as np
+
+from ..backend import array_module, to_numpy
 from ..function import Function, unbroadcast
 
 
@@ -24,8 +26,10 @@ class Permute(Function):
         return a.transpose(axes)
 
     def backward(self, g):
-        xp = array_module(g)
-        return g.transpose(xp.argsort(xp.asarray(self.axes) % g.ndim).tolist())
+        inverse = [0] * g.ndim               # on the host: no device argsort, no .tolist() sync
+        for position, axis in enumerate(self.axes):
+            inverse[axis % g.ndim] = position
+        return g.transpose(inverse)
 
 
 class Expand(Function):
@@ -51,13 +55,38 @@ def _is_basic(index):
     return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
 
 
+def check_array_indices(shape, index):
+    """IndexError unless every integer-array entry of ``index`` is in [-n, n) for its axis n.
+    NumPy raises on its own, CuPy would wrap silently. Host arrays and lists are checked on the
+    host; a device array costs one transfer of its min and max (one synchronisation)."""
+    items = index if isinstance(index, tuple) else (index,)
+    used = sum(getattr(i, "ndim", 1) if getattr(i, "dtype", None) == bool else 1
+               for i in items if i is not None and i is not Ellipsis)
+    axis = 0
+    for item in items:
+        if item is Ellipsis:
+            axis += len(shape) - used
+        elif isinstance(item, list) or hasattr(item, "dtype") and item.dtype.kind in "iu":
+            array = array_module(item).asarray(item) if hasattr(item, "dtype") else np.asarray(item)
+            if axis < len(shape) and array.size and array.dtype.kind in "iu":
+                xp = array_module(array)
+                low, high = (int(v) for v in to_numpy(xp.stack([array.min(), array.max()])))
+                if low < -shape[axis] or high >= shape[axis]:
+                    raise IndexError(f"index out of range for axis {axis} of size {shape[axis]} "
+                                     f"(min {low}, max {high}) in a tensor of shape {shape}")
+            axis += 1
+        elif item is not None:
+            axis += getattr(item, "ndim", 1) if getattr(item, "dtype", None) == bool else 1
+
+
 class GetItem(Function):
     """x[index]. Basic indexing is a view; integer-array indexing may repeat elements, so its
     backward scatters with ``add.at``, summing the gradients of duplicates."""
 
     def forward(self, a, index):
         self.save_for_backward(index)      # may hold integer arrays
-        self.shape = a.shape
+        self.shape, self.dtype = a.shape, a.dtype
+        check_array_indices(a.shape, index)
         try:
             return a[index]
         except IndexError as error:
