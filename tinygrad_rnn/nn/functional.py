@@ -166,17 +166,8 @@ def _class_targets(shape, target, ignore_index):
     """Class-index targets as a flat host array, checked: integers, the input's shape without
     the class axis, each in [0, C) or ``ignore_index``."""
     t = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"class-index targets must be an integer tensor, got dtype {t.dtype}")
-    expected = shape[:1] + shape[2:] if len(shape) > 1 else ()
-    if t.shape != expected:
-        raise ValueError(f"targets of shape {t.shape} do not match input of shape {shape}: "
-                         f"expected targets of shape {expected}")
-    C = shape[1] if len(shape) > 1 else shape[0]
-    t = t.reshape(-1)
-    if np.any((t != ignore_index) & ((t < 0) | (t >= C))):
-        raise ValueError(f"target class index out of range [0, {C}) (min {t.min()}, max {t.max()})")
-    return t
+    N._check_targets(shape, t, ignore_index)           # the same checks as the fused losses
+    return t.reshape(-1)
 
 
 def _weighted_nll(logp, target, weight, ignore_index, reduction, label_smoothing=0.0):

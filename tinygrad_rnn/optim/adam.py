@@ -56,11 +56,8 @@ class Adam(Optimizer):
         tmp = self._scratch(state, p, xp)
         if weight_decay and group["decoupled_weight_decay"]:
             p *= 1 - lr * weight_decay                    # AdamW: decay the weights first
-        elif weight_decay:                                # Adam: L2 term into the gradient
-            g2 = self._scratch(state, p, xp, "_g")
-            xp.multiply(p, weight_decay, out=g2)
-            g2 += g
-            g = g2
+        else:                                             # Adam: an L2 term into the gradient
+            g = self._with_weight_decay(p, g, state, xp, group)
         lerp_(xp, m, g, 1 - beta1, tmp)
         # v = beta2 * v + (1 - beta2) * g * g   (torch's addcmul_)
         v *= beta2

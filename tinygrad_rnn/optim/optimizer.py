@@ -212,6 +212,15 @@ class Optimizer:
         xp.negative(g, out=neg)
         return neg
 
+    def _with_weight_decay(self, p, g, state, xp, group):
+        """g + weight_decay * p (into a scratch array), or g itself when there is no decay."""
+        if not group["weight_decay"]:
+            return g
+        decayed = self._scratch(state, p, xp, "_g")
+        xp.multiply(p, group["weight_decay"], out=decayed)
+        decayed += g
+        return decayed
+
     # ---- saving and restoring --------------------------------------------------------------
     def state_dict(self):
         """torch's structure: ``{"state": {i: {"step": n, buffer: array}}, "param_groups":

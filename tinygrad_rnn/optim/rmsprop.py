@@ -41,11 +41,7 @@ class RMSprop(Optimizer):
         alpha, eps, lr = group["alpha"], group["eps"], group["lr"]
         g = self._signed_grad(state, p, g, xp, group)
         tmp = self._scratch(state, p, xp)
-        if group["weight_decay"]:
-            g2 = self._scratch(state, p, xp, "_g")
-            xp.multiply(p, group["weight_decay"], out=g2)
-            g2 += g
-            g = g2
+        g = self._with_weight_decay(p, g, state, xp, group)
         v = state["square_avg"]
         v *= alpha                                       # v = alpha v + (1 - alpha) g g
         xp.multiply(g, 1 - alpha, out=tmp)
@@ -101,11 +97,7 @@ class Adagrad(Optimizer):
     def _update(self, p, g, state, xp, group):
         g = self._signed_grad(state, p, g, xp, group)
         tmp = self._scratch(state, p, xp)
-        if group["weight_decay"]:
-            g2 = self._scratch(state, p, xp, "_g")
-            xp.multiply(p, group["weight_decay"], out=g2)
-            g2 += g
-            g = g2
+        g = self._with_weight_decay(p, g, state, xp, group)
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         s = state["sum"]
         xp.multiply(g, g, out=tmp)

@@ -33,12 +33,7 @@ class SGD(Optimizer):
 
     def _update(self, p, g, state, xp, group):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-        weight_decay = group["weight_decay"]
-        d = g = self._signed_grad(state, p, g, xp, group)
-        if weight_decay:                              # d = g + weight_decay * p
-            d = self._scratch(state, p, xp)
-            xp.multiply(p, weight_decay, out=d)
-            d += g
+        d = self._with_weight_decay(p, self._signed_grad(state, p, g, xp, group), state, xp, group)
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
