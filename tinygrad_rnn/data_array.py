@@ -6,7 +6,16 @@ alpha=-lr)``, ``p.data.copy_(w)``, ``m.weight.data.uniform_(-0.1, 0.1)``). A Ten
 array (``_data``) for its ops; ``.data`` hands out a view of it as ``DataArray``, so NumPy code
 sees an ordinary array and torch code finds the methods, and both write into the tensor. CUDA
 tensors give their CuPy array as it is (without these methods).
+
+Reads that torch programs make on ``.data`` (``out.data.topk(1)``, ``out.data.max(1)[1]``,
+``x.data.view(-1)``, ``x.data.float()``) are answered by a grad-free Tensor over the same
+memory. Where NumPy has a method of the same name with another meaning (``max(1)`` gives values
+only, ``std()`` divides by n, ``view(-1)`` reads a dtype), a call in torch's form gets torch's
+answer and a call in NumPy's keyword form (``axis=``, ``out=``, ``ddof=``...) NumPy's, so both
+kinds of caller stay right.
 """
+import inspect
+
 import numpy as np
 
 from . import backend
@@ -17,9 +26,49 @@ def _array(value):
     return value._data if hasattr(value, "_data") else value
 
 
+_NUMPY_KEYWORDS = {"axis", "out", "keepdims", "ddof", "dtype", "initial", "where"}
+
+
 class DataArray(np.ndarray):
     """An ndarray view with torch's in-place methods; each writes into the viewed memory and
     returns this array, as torch's do."""
+
+    def _tensor(self):
+        """A Tensor outside the graph sharing this memory."""
+        from .tensor import Tensor
+        return Tensor._wrap(self.view(np.ndarray), None, 0)
+
+    def __getattr__(self, name):
+        """A torch method NumPy lacks (``topk``, ``float``, ``eq``...) runs on the Tensor.
+        Only methods: attributes such as ``creator`` stay absent, so code that asks
+        ``hasattr(x, "creator")`` still sees an array, not a Tensor."""
+        from .tensor import Tensor
+        if name.startswith("_") or not inspect.isfunction(getattr(Tensor, name, None)):
+            raise AttributeError(f"'DataArray' object has no attribute {name!r}")
+        return getattr(self._tensor(), name)
+
+    def _torch_or_numpy(self, name, args, kwargs):
+        if _NUMPY_KEYWORDS.intersection(kwargs):
+            return getattr(np.ndarray, name)(self, *args, **kwargs)
+        return getattr(self._tensor(), name)(*args, **kwargs)
+
+    def max(self, *args, **kwargs):
+        return self._torch_or_numpy("max", args, kwargs)
+
+    def min(self, *args, **kwargs):
+        return self._torch_or_numpy("min", args, kwargs)
+
+    def std(self, *args, **kwargs):
+        return self._torch_or_numpy("std", args, kwargs)
+
+    def var(self, *args, **kwargs):
+        return self._torch_or_numpy("var", args, kwargs)
+
+    def view(self, *args, **kwargs):
+        """``view(-1)`` / ``view(2, 3)`` reshape as torch's; ``view(dtype or type)`` is NumPy's."""
+        if args and all(isinstance(a, (int, np.integer, tuple, list)) for a in args) and not kwargs:
+            return self._tensor().view(*args)
+        return np.ndarray.view(self, *args, **kwargs)
 
     def add_(self, other, *args, alpha=1):
         if args:                      # the old form add_(alpha, other)

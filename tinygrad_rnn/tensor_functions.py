@@ -75,6 +75,7 @@ _FORMS = {
     "masked_fill": "value where mask", "index_select": "entries along dim", "scatter": "write at index", "scatter_add": "add at index", "masked_select": "elements where mask", "clone": "a copy", "add": "input + other", "sub": "input - other",
     "mul": "input * other", "div": "input / other", "pow": "input ** exponent", "matmul": "matrix product",
     "mm": "2-D matrix product", "bmm": "batched matrix product", "numel": "element count",
+    "round": "round half to even", "floor": "round down", "ceil": "round up", "trunc": "round toward zero", "sign": "-1, 0 or 1",
     "isnan": "where NaN", "isinf": "where infinite", "isfinite": "where finite", "nonzero": "indices of non-zeros", "argwhere": "indices of non-zeros", "maximum": "elementwise max", "minimum": "elementwise min"
 }
 for _name, _doc in _FORMS.items():
