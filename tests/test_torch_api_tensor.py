@@ -412,6 +412,9 @@ def test_data_reads_give_torchs_results():
     data = tg.tensor(A.copy()).data
     assert np.max(data) == A.max() and np.std(data, ddof=0) == pytest.approx(A.std())   # NumPy callers
     assert data.max(axis=1).shape == (3,) and data.view(np.ndarray).shape == (3, 4)
+    computed = np.exp(data - 1).astype(np.float64)       # NumPy code computing from .data gets plain arrays
+    assert type(computed) is np.ndarray and type(data.astype(np.float32)) is np.ndarray
+    assert np.isclose(computed.max(), np.exp(A.max() - 1)) and type(data * data) is np.ndarray
     writes = tg.zeros(2, 3)
     writes.data.view(-1)[4] = 7.0                       # a view of .data writes into the tensor
     assert writes[1, 1].item() == 7.0

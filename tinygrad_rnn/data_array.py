@@ -33,6 +33,19 @@ class DataArray(np.ndarray):
     """An ndarray view with torch's in-place methods; each writes into the viewed memory and
     returns this array, as torch's do."""
 
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        """NumPy arithmetic on ``.data`` gives plain arrays (writes through ``out`` still land
+        here), so the torch-form methods never reach NumPy code computing from ``.data``."""
+        if out is not None:
+            kwargs["out"] = tuple(plain(o) for o in out)
+        result = getattr(ufunc, method)(*(plain(x) for x in inputs), **kwargs)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return result
+
+    def astype(self, dtype, *args, **kwargs):
+        return np.ndarray.astype(self.view(np.ndarray), dtype, *args, **kwargs)
+
     def _tensor(self):
         """A Tensor outside the graph sharing this memory."""
         from .tensor import Tensor

@@ -402,6 +402,12 @@ class ShapeMethods:
 
     clip = clamp
 
+    def clamp_min(self, min):
+        return self.clamp(min=min)
+
+    def clamp_max(self, max):
+        return self.clamp(max=max)
+
     def type_as(self, other):
         return self.to(dtype=other.dtype)
 
