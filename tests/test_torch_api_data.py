@@ -132,3 +132,15 @@ def test_setup_calls_and_formatting_match_torch():
     with pytest.raises(TypeError):
         f"{tg.tensor(x):.2f}"
     assert torch.get_num_threads() == threads
+
+
+def test_isclose_allclose_and_empty_cache_match_torch():
+    torch = pytest.importorskip("torch")
+    a = np.array([1.0, 2.0, np.nan, 1e-9])
+    b = np.array([1.0 + 1e-6, 2.1, np.nan, 0.0])
+    for kwargs in ({}, {"equal_nan": True}, {"rtol": 0.1}, {"atol": 1e-8, "rtol": 0}):
+        ours, theirs = tg.isclose(tg.tensor(a), tg.tensor(b), **kwargs), torch.isclose(torch.tensor(a), torch.tensor(b), **kwargs)
+        assert ours.tolist() == theirs.tolist() and str(ours.dtype) == "bool"
+        assert tg.allclose(tg.tensor(a[:2]), tg.tensor(b[:2]), **kwargs) == torch.allclose(
+            torch.tensor(a[:2]), torch.tensor(b[:2]), **kwargs)
+    assert tg.cuda.empty_cache() is None

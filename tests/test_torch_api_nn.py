@@ -560,3 +560,22 @@ def test_torch_module_paths_resolve(path):
     for part in path.split("."):
         obj = getattr(obj, part)
     assert callable(obj)
+
+
+def _normalize_and_cosine(lib):
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    x2[1] = 0.0                                      # a zero vector: eps keeps the cosine finite
+    a, b = lib.tensor(x1, requires_grad=True), lib.tensor(x2, requires_grad=True)
+    F = lib.nn.functional
+    outs = (F.normalize(a, dim=1), F.normalize(a, p=1, dim=0), F.cosine_similarity(a, b),
+            F.cosine_similarity(a[:1], b, dim=-1), F.normalize(b, dim=0), b.norm(dim=1))   # norm's gradient at 0 is 0
+    sum((o * (k + 1)).sum() for k, o in enumerate(outs)).backward()
+    return [o.detach().numpy() for o in outs] + [a.grad.numpy(), b.grad.numpy()]
+
+
+def test_normalize_and_cosine_similarity_match_torch():
+    torch = pytest.importorskip("torch")
+    for ours, theirs in zip(_normalize_and_cosine(tg), _normalize_and_cosine(torch), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    assert F.normalize(tg.zeros(2, 3), dim=1).tolist() == [[0.0] * 3] * 2

@@ -128,6 +128,17 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise ``|input - other| <= atol + rtol * |other|`` (a bool tensor)."""
+    a, b = (t._data if isinstance(t, Tensor) else t for t in (input, other))
+    return Tensor._wrap(backend.array_module(a).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan), None, 0)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when every element is close (see ``isclose``): a Python bool."""
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
 def is_floating_point(input):
     return dtypes.is_floating_point(input)
 
@@ -153,5 +164,5 @@ BoolTensor = _typed("BoolTensor", np.bool_)
 ByteTensor = _typed("ByteTensor", np.uint8)
 
 __all__ = ["split", "chunk", "cat", "concat", "concatenate", "stack", *_FORMS, "multinomial", "from_numpy",
-           "as_tensor", "is_tensor", "is_floating_point", "FloatTensor", "DoubleTensor", "LongTensor",
+           "as_tensor", "is_tensor", "isclose", "allclose", "is_floating_point", "FloatTensor", "DoubleTensor", "LongTensor",
            "IntTensor", "BoolTensor", "ByteTensor"]

@@ -222,7 +222,9 @@ class ReduceMethods:
             return self.abs().sum(dim, keepdim)
         if p != 2 and p != "fro":
             raise NotImplementedError(f"norm supports p=1 and p=2, got p={p!r}")
-        return (self * self).sum(dim, keepdim).sqrt()
+        squares = (self * self).sum(dim, keepdim)
+        nonzero = squares > 0       # at a zero vector torch's gradient is 0, not sqrt's 0 * inf = NaN
+        return E.where(nonzero, E.where(nonzero, squares, 1.0).sqrt(), 0.0)
 
 
 class ShapeMethods:
