@@ -20,7 +20,7 @@ from .serialization import load, save
 from .tensor import Tensor
 from .tensor_functions import *  # noqa: F401,F403  (tg.cat, tg.exp, tg.max, tg.from_numpy, ...)
 
-from . import accelerator, autograd, backends, cuda, dtypes as _dtypes, nn, onnx, optim, serialization, utils
+from . import accelerator, autograd, backends, cuda, distributions, dtypes as _dtypes, nn, onnx, optim, serialization, utils
 from .backends import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
