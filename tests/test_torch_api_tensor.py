@@ -398,7 +398,7 @@ def _data_reads(lib):
     top_values, top_indices = y.data.topk(1)
     return (top_values, top_indices, y.data.max(1)[1], y.data.max(dim=0)[0], y.data.min(1).indices, y.data.max(),
             y.data.view(-1), y.data.view(4, 3), y.data.std(), y.data.var(1), y.data.float(), y.data.eq(y.data).sum(),
-            y.data.argmax(1))
+            y.data.argmax(1), lib.tensor([y.data.size(0), y.data.size(-1), *y.data.size(), y.data.numel()]))
 
 
 def test_data_reads_give_torchs_results():
@@ -412,6 +412,7 @@ def test_data_reads_give_torchs_results():
     data = tg.tensor(A.copy()).data
     assert np.max(data) == A.max() and np.std(data, ddof=0) == pytest.approx(A.std())   # NumPy callers
     assert data.max(axis=1).shape == (3,) and data.view(np.ndarray).shape == (3, 4)
+    assert data.size == 12 and np.zeros(data.size).shape == (12,)     # NumPy's count as well
     computed = np.exp(data - 1).astype(np.float64)       # NumPy code computing from .data gets plain arrays
     assert type(computed) is np.ndarray and type(data.astype(np.float32)) is np.ndarray
     assert np.isclose(computed.max(), np.exp(A.max() - 1)) and type(data * data) is np.ndarray

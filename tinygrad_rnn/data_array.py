@@ -26,6 +26,19 @@ def _array(value):
     return value._data if hasattr(value, "_data") else value
 
 
+class _CountAndSize(int):
+    """``.data.size``: NumPy's element count, which called as torch's ``size(dim)`` gives the
+    shape or one of its sizes."""
+
+    def __new__(cls, shape):
+        count = super().__new__(cls, int(np.prod(shape, dtype=np.int64)))
+        count.shape = shape
+        return count
+
+    def __call__(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+
 _NUMPY_KEYWORDS = {"axis", "out", "keepdims", "ddof", "dtype", "initial", "where"}
 
 
@@ -64,6 +77,8 @@ class DataArray(np.ndarray):
         if _NUMPY_KEYWORDS.intersection(kwargs):
             return getattr(np.ndarray, name)(self, *args, **kwargs)
         return getattr(self._tensor(), name)(*args, **kwargs)
+
+    size = property(lambda self: _CountAndSize(self.shape))
 
     def max(self, *args, **kwargs):
         return self._torch_or_numpy("max", args, kwargs)
@@ -139,7 +154,7 @@ class DataArray(np.ndarray):
         return self.ndim
 
     def numel(self):
-        return int(np.ndarray.__getattribute__(self, "size"))
+        return int(self.size)
 
     def norm(self, p=2):
         """The p-norm of all elements, as a 0-d array (``.item()`` gives the number)."""
