@@ -144,3 +144,19 @@ def test_isclose_allclose_and_empty_cache_match_torch():
         assert tg.allclose(tg.tensor(a[:2]), tg.tensor(b[:2]), **kwargs) == torch.allclose(
             torch.tensor(a[:2]), torch.tensor(b[:2]), **kwargs)
     assert tg.cuda.empty_cache() is None
+
+
+def test_a_generator_repeats_splits_and_shuffles_without_the_global_stream():
+    def split_and_epoch(seed):
+        train, valid = D.random_split(range(20), [0.75, 0.25], generator=tg.Generator().manual_seed(seed))
+        loader = D.DataLoader(D.TensorDataset(tg.arange(20)), batch_size=5, shuffle=True,
+                              generator=tg.Generator().manual_seed(seed))
+        return list(train), list(valid), [int(i) for (b,) in loader for i in b]
+    tg.manual_seed(1)
+    first = split_and_epoch(42)
+    global_draw = tg.rand(3).tolist()
+    tg.manual_seed(1)
+    assert split_and_epoch(42) == first and tg.rand(3).tolist() == global_draw   # global stream untouched
+    assert split_and_epoch(43) != first and sorted(first[2]) == list(range(20))
+    gen = tg.Generator()
+    assert gen.manual_seed(5) is gen and gen.initial_seed() == 5 and gen.seed() != 5

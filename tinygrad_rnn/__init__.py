@@ -12,6 +12,7 @@ from .backend import cuda_available, default_device, manual_seed, set_default_de
 from .creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand,
                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .device import device
+from .generator import Generator
 from .dtypes import get_default_dtype, result_type
 from .function import Function, is_grad_enabled
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled

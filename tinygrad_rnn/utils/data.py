@@ -1,7 +1,7 @@
 """Datasets and a DataLoader with torch's names, for programs written around
 ``torch.utils.data``: a dataset is anything with ``__getitem__`` and ``__len__``; the loader
 draws indices (in order, or shuffled from the package generator, so ``tg.manual_seed`` repeats
-a run), fetches the samples and ``collate_fn`` joins them into a batch.
+a run, or from the ``generator=`` given), fetches the samples and ``collate_fn`` joins them into a batch.
 
 Batches are made in this process: ``num_workers``, ``pin_memory``, ``prefetch_factor`` and
 ``persistent_workers`` are accepted and change nothing (there is no worker pool).
@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .. import backend
+from ..generator import rng_of
 from ..tensor import Tensor
 from ..tensor_functions import stack
 
@@ -96,7 +96,7 @@ def random_split(dataset, lengths, generator=None):
         sizes = list(lengths)
     if sum(sizes) != n:
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
-    order = backend.rng().permutation(n).tolist()
+    order = rng_of(generator).permutation(n).tolist()
     bounds = np.cumsum([0] + sizes)
     return [Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
@@ -121,7 +121,7 @@ class RandomSampler(Sampler):
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
         super().__init__(data_source)
-        self.replacement, self._num_samples = replacement, num_samples
+        self.replacement, self._num_samples, self.generator = replacement, num_samples, generator
 
     @property
     def num_samples(self):
@@ -130,8 +130,8 @@ class RandomSampler(Sampler):
     def __iter__(self):
         n = len(self.data_source)
         if self.replacement:
-            return iter(backend.rng().integers(0, n, self.num_samples).tolist())
-        return iter(backend.rng().permutation(n)[:self.num_samples].tolist())
+            return iter(rng_of(self.generator).integers(0, n, self.num_samples).tolist())
+        return iter(rng_of(self.generator).permutation(n)[:self.num_samples].tolist())
 
     def __len__(self):
         return self.num_samples
@@ -205,7 +205,8 @@ class DataLoader:
         self.num_workers, self.pin_memory = num_workers, pin_memory
         self.collate_fn = default_collate if collate_fn is None else collate_fn
         if not isinstance(dataset, IterableDataset):
-            self.sampler = sampler or (RandomSampler(dataset) if shuffle else SequentialSampler(dataset))
+            self.sampler = sampler or (RandomSampler(dataset, generator=generator) if shuffle
+                                       else SequentialSampler(dataset))
             self.batch_sampler = batch_sampler or (
                 BatchSampler(self.sampler, batch_size, drop_last) if batch_size is not None else None)
 
