@@ -560,3 +560,44 @@ def test_torch_module_paths_resolve(path):
     for part in path.split("."):
         obj = getattr(obj, part)
     assert callable(obj)
+
+
+def _normalize_and_cosine(lib):
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    x2[1] = 0.0                                      # a zero vector: eps keeps the cosine finite
+    a, b = lib.tensor(x1, requires_grad=True), lib.tensor(x2, requires_grad=True)
+    F = lib.nn.functional
+    outs = (F.normalize(a, dim=1), F.normalize(a, p=1, dim=0), F.cosine_similarity(a, b),
+            F.cosine_similarity(a[:1], b, dim=-1), F.normalize(b, dim=0), b.norm(dim=1))   # norm's gradient at 0 is 0
+    sum((o * (k + 1)).sum() for k, o in enumerate(outs)).backward()
+    return [o.detach().numpy() for o in outs] + [a.grad.numpy(), b.grad.numpy()]
+
+
+def test_normalize_and_cosine_similarity_match_torch():
+    torch = pytest.importorskip("torch")
+    for ours, theirs in zip(_normalize_and_cosine(tg), _normalize_and_cosine(torch), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    assert F.normalize(tg.zeros(2, 3), dim=1).tolist() == [[0.0] * 3] * 2
+
+
+def _init_through_data(lib):
+    lib.manual_seed(0)
+    gru = lib.nn.GRU(3, 4, 2)
+    for name, p in gru.named_parameters():
+        if "bias" in name:
+            lib.nn.init.constant_(p.data, 0.25)            # the older idiom: init on w.data
+        elif "weight_ih" in name:
+            lib.nn.init.xavier_uniform_(p.data)
+        else:
+            lib.nn.init.orthogonal_(p.data)
+    w = gru.weight_hh_l1.detach().numpy()
+    return (gru.bias_ih_l0.detach().numpy(), bool(np.abs(gru.weight_ih_l1.detach().numpy()).max() <= np.sqrt(6 / 16)),
+            bool(np.allclose(w.T @ w, np.eye(4), atol=1e-5)))   # (12, 4): orthonormal columns
+
+
+def test_init_functions_write_through_data_as_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _init_through_data(tg), _init_through_data(torch)
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    assert ours[0].tolist() == [0.25] * 12 and ours[1:] == theirs[1:] == (True, True)

@@ -122,6 +122,9 @@ CASES = [
                                         (x * 1).masked_fill_(lib.tensor(MASK), 3.0))),
     ("arith_methods", lambda lib, x, b: (x.add(x, alpha=2), x.sub(1.5), x.mul(x), x.div(2), x.pow(2), x.neg(),
                                          x.norm(), x.norm(dim=1), x.square())),
+    ("rounding", lambda lib, x, b: (lib.round(x * 3), (x * 3).floor(), lib.ceil(x * 3), (x * 3).trunc(), x.sign(),
+                                    (x * 3).round(decimals=1), lib.round(lib.tensor([0.5, 1.5, 2.5, -0.5])),
+                                    lib.sigmoid(x).round(), lib.tensor([3, -4]).floor(), lib.sign(lib.tensor([3, 0, -4])))),
     ("sizes", lambda lib, x, b: lib.tensor([float(x.size(1)), float(x.dim()), float(x.numel()), float(len(b)),
                                             float(x.size()[0]), float(b.ndim)], dtype=lib.float64)),
 ]
@@ -386,6 +389,36 @@ def _data_idioms(lib):
     return (w.detach().numpy().copy(), w.grad.detach().numpy().copy(), before.numpy(), b.detach().numpy().copy(),
             np.array(loss.data.item()), np.array(w.grad.data.norm(2).item()), np.array(w.data.dim()), np.array(w.data.numel()),
             np.array(w.data.cpu().numpy().shape), np.array(w.is_leaf and w.requires_grad))
+
+
+def _data_reads(lib):
+    """What programs read through ``.data``: torch's answers, though NumPy has the same names."""
+    x = lib.tensor(A.copy(), dtype=lib.float64, requires_grad=True)
+    y = x * 2
+    top_values, top_indices = y.data.topk(1)
+    return (top_values, top_indices, y.data.max(1)[1], y.data.max(dim=0)[0], y.data.min(1).indices, y.data.max(),
+            y.data.view(-1), y.data.view(4, 3), y.data.std(), y.data.var(1), y.data.float(), y.data.eq(y.data).sum(),
+            y.data.argmax(1), lib.tensor([y.data.size(0), y.data.size(-1), *y.data.size(), y.data.numel()]))
+
+
+def test_data_reads_give_torchs_results():
+    """``out.data.topk(1)``, ``out.data.max(1)[1]`` (NumPy's max(1)[1] would be row 1's maximum,
+    a silent wrong answer), ``view(-1)`` and ``std()`` (NumPy divides by n) as torch does."""
+    torch = pytest.importorskip("torch")
+    for k, (ours, theirs) in enumerate(zip(_data_reads(tg), _data_reads(torch), strict=True)):
+        assert tuple(ours.shape) == tuple(theirs.shape), k
+        assert _dtype_name(ours.dtype) == _dtype_name(theirs.dtype), k
+        np.testing.assert_allclose(np.asarray(ours.numpy()), theirs.numpy(), rtol=1e-12, err_msg=str(k))
+    data = tg.tensor(A.copy()).data
+    assert np.max(data) == A.max() and np.std(data, ddof=0) == pytest.approx(A.std())   # NumPy callers
+    assert data.max(axis=1).shape == (3,) and data.view(np.ndarray).shape == (3, 4)
+    assert data.size == 12 and np.zeros(data.size).shape == (12,)     # NumPy's count as well
+    computed = np.exp(data - 1).astype(np.float64)       # NumPy code computing from .data gets plain arrays
+    assert type(computed) is np.ndarray and type(data.astype(np.float32)) is np.ndarray
+    assert np.isclose(computed.max(), np.exp(A.max() - 1)) and type(data * data) is np.ndarray
+    writes = tg.zeros(2, 3)
+    writes.data.view(-1)[4] = 7.0                       # a view of .data writes into the tensor
+    assert writes[1, 1].item() == 7.0
 
 
 def test_data_gives_torchs_in_place_idioms():

@@ -12,6 +12,7 @@ from .backend import cuda_available, default_device, manual_seed, set_default_de
 from .creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand,
                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .device import device
+from .generator import Generator
 from .dtypes import get_default_dtype, result_type
 from .function import Function, is_grad_enabled
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled
@@ -20,7 +21,8 @@ from .serialization import load, save
 from .tensor import Tensor
 from .tensor_functions import *  # noqa: F401,F403  (tg.cat, tg.exp, tg.max, tg.from_numpy, ...)
 
-from . import accelerator, autograd, cuda, dtypes as _dtypes, nn, onnx, optim, serialization
+from . import accelerator, autograd, backends, cuda, distributions, dtypes as _dtypes, nn, onnx, optim, serialization, utils
+from .backends import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 

@@ -33,3 +33,9 @@ def synchronize():
     """Wait for the GPU to finish queued work (a no-op without CUDA), e.g. before timing."""
     if backend.cuda_available():
         backend.cupy().cuda.runtime.deviceSynchronize()
+
+
+def empty_cache():
+    """Give cached GPU memory back to the driver (CuPy's memory pool); a no-op without CUDA."""
+    if backend.cuda_available():
+        backend.cupy().get_default_memory_pool().free_all_blocks()

@@ -159,6 +159,12 @@ class Tensor(Movable, ConvertMethods, CompareMethods, ReduceMethods, ShapeMethod
     def __int__(self):
         return int(self.item())
 
+    def __format__(self, spec):
+        """``f"{loss:.4f}"`` formats a one-element 0-d tensor's number, as torch does."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({backend.to_numpy(self._data)!r}, device='{self.device}'{grad})"

@@ -75,6 +75,7 @@ _FORMS = {
     "masked_fill": "value where mask", "index_select": "entries along dim", "scatter": "write at index", "scatter_add": "add at index", "masked_select": "elements where mask", "clone": "a copy", "add": "input + other", "sub": "input - other",
     "mul": "input * other", "div": "input / other", "pow": "input ** exponent", "matmul": "matrix product",
     "mm": "2-D matrix product", "bmm": "batched matrix product", "numel": "element count",
+    "round": "round half to even", "floor": "round down", "ceil": "round up", "trunc": "round toward zero", "sign": "-1, 0 or 1",
     "isnan": "where NaN", "isinf": "where infinite", "isfinite": "where finite", "nonzero": "indices of non-zeros", "argwhere": "indices of non-zeros", "maximum": "elementwise max", "minimum": "elementwise min"
 }
 for _name, _doc in _FORMS.items():
@@ -127,6 +128,17 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise ``|input - other| <= atol + rtol * |other|`` (a bool tensor)."""
+    a, b = (t._data if isinstance(t, Tensor) else t for t in (input, other))
+    return Tensor._wrap(backend.array_module(a).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan), None, 0)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when every element is close (see ``isclose``): a Python bool."""
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
 def is_floating_point(input):
     return dtypes.is_floating_point(input)
 
@@ -152,5 +164,5 @@ BoolTensor = _typed("BoolTensor", np.bool_)
 ByteTensor = _typed("ByteTensor", np.uint8)
 
 __all__ = ["split", "chunk", "cat", "concat", "concatenate", "stack", *_FORMS, "multinomial", "from_numpy",
-           "as_tensor", "is_tensor", "is_floating_point", "FloatTensor", "DoubleTensor", "LongTensor",
+           "as_tensor", "is_tensor", "isclose", "allclose", "is_floating_point", "FloatTensor", "DoubleTensor", "LongTensor",
            "IntTensor", "BoolTensor", "ByteTensor"]

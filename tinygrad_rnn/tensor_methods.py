@@ -60,6 +60,23 @@ class CompareMethods:
     def logical_or(self, other): return self._plain(other, lambda a, b: (a != 0) | (b != 0))
     def logical_not(self): return self._plain(None, lambda a, _: a == 0)
 
+    def _step(self, op, changes_integers=False):
+        """Rounding: zero gradient (torch's); integer and bool tensors keep their dtype and,
+        except under sign, their values (NumPy's floor would make them float)."""
+        if self.dtype.kind in "iub":
+            changes = changes_integers and self.dtype.kind != "b"
+            return self._plain(None, lambda a, _: op(a) if changes else a.copy())
+        return E.Step.apply(self, fn=op)
+
+    def round(self, *, decimals=0):
+        """Round half to even, as torch and NumPy do."""
+        return self._step(lambda a: a.round(decimals))
+
+    def floor(self): return self._step(lambda a: backend.array_module(a).floor(a))
+    def ceil(self): return self._step(lambda a: backend.array_module(a).ceil(a))
+    def trunc(self): return self._step(lambda a: backend.array_module(a).trunc(a))
+    def sign(self): return self._step(lambda a: backend.array_module(a).sign(a), changes_integers=True)
+
     def __floordiv__(self, other): return self._plain(other, lambda a, b: a // b)
     def __rfloordiv__(self, other): return self._plain(other, lambda a, b: b // a)
     def __mod__(self, other): return self._plain(other, lambda a, b: a % b)
@@ -205,7 +222,9 @@ class ReduceMethods:
             return self.abs().sum(dim, keepdim)
         if p != 2 and p != "fro":
             raise NotImplementedError(f"norm supports p=1 and p=2, got p={p!r}")
-        return (self * self).sum(dim, keepdim).sqrt()
+        squares = (self * self).sum(dim, keepdim)
+        nonzero = squares > 0       # at a zero vector torch's gradient is 0, not sqrt's 0 * inf = NaN
+        return E.where(nonzero, E.where(nonzero, squares, 1.0).sqrt(), 0.0)
 
 
 class ShapeMethods:
@@ -384,6 +403,12 @@ class ShapeMethods:
         return E.clip(self, min, max)
 
     clip = clamp
+
+    def clamp_min(self, min):
+        return self.clamp(min=min)
+
+    def clamp_max(self, max):
+        return self.clamp(max=max)
 
     def type_as(self, other):
         return self.to(dtype=other.dtype)

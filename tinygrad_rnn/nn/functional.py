@@ -114,6 +114,20 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return E.InvertedDropout.apply(input, p=p)
 
 
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """``input`` divided by its p-norm along ``dim`` (kept at least ``eps``)."""
+    return input / input.norm(p, dim=dim, keepdim=True).clamp_min(eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """Cosine of the angle between ``x1`` and ``x2`` along ``dim`` (they broadcast): the dot
+    product of the two after each is divided by its norm kept at least ``eps`` (so a zero
+    vector gives 0)."""
+    x1 = x1 / x1.norm(dim=dim, keepdim=True).clamp_min(eps)
+    x2 = x2 / x2.norm(dim=dim, keepdim=True).clamp_min(eps)
+    return (x1 * x2).sum(dim)
+
+
 def one_hot(tensor, num_classes=-1):
     """Integer class indices (any shape) -> int64 one-hot of shape ``tensor.shape + (C,)``."""
     data = np.asarray(tensor.numpy() if isinstance(tensor, Tensor) else tensor)

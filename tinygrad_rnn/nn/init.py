@@ -28,8 +28,14 @@ def _write(p, values):
     values = np.asarray(values, dtype=p.dtype)
     if values.shape != p.shape:
         raise ValueError(f"initialiser made shape {values.shape} for a tensor of shape {p.shape}")
-    p.data[...] = backend.to_device(values, p.device)
+    _target(p)[...] = backend.to_device(values, backend.device_of(_target(p)))
     return p
+
+
+def _target(p):
+    """The array to write: a Tensor's memory, or the array itself when a program passes
+    ``w.data`` (torch's ``nn.init.xavier_uniform_(w.data)``)."""
+    return p if isinstance(p, np.ndarray) else p.data
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -72,7 +78,7 @@ def normal_(p, mean=0.0, std=1.0):
 
 
 def constant_(p, value):
-    p.data.fill(value)
+    _target(p).fill(value)
     return p
 
 

@@ -201,6 +201,17 @@ class Clip(Function):
         return g * inside
 
 
+class Step(Function):
+    """A piecewise-constant map (round, floor, ceil, trunc, sign): its gradient is zero
+    everywhere it exists, and torch passes zero there too (the output still requires grad)."""
+
+    def forward(self, a, fn=None):
+        return fn(a)
+
+    def backward(self, g):
+        return array_module(g).zeros_like(g)
+
+
 class Where(Function):
     """cond ? a : b. ``cond`` is a constant (boolean) input and gets no gradient."""
 
