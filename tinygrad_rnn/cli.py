@@ -16,12 +16,11 @@ failure is one ``error: ...`` line on stderr, never a traceback (``TINYGRAD_RNN_
 shows it for a bug report).
 """
 import argparse
-import math
 import os
-import re
 import sys
 
 from . import lm_cli
+from .cli_types import device, float_in, int_in
 from .train import DEFAULT_STEPS, TrainingDiverged, TrainingInterrupted, UsageError
 
 DEFAULT_OUT = "runs/charlm"
@@ -34,38 +33,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def _int_at_least(minimum):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-    return parse
-
-
-def _float_in(low, high=None, low_open=False):
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        ok = math.isfinite(value) and (value > low if low_open else value >= low) and (high is None or value < high)
-        if not ok:
-            where = (f"in [{low}, {high})" if high is not None else (f"> {low}" if low_open else f">= {low}"))
-            raise argparse.ArgumentTypeError(f"must be {where}, got {text}")
-        return value
-    return parse
-
-
-def _device(text):
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
-        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
-    return text
-
-
 def _add_train(sub):
     t = sub.add_parser("train", help="train a character language model",
                        description="Train a character-level language model (truncated BPTT, one optimizer step "
@@ -74,7 +41,7 @@ def _add_train(sub):
                                    "With --resume, the run continues with its saved settings: only --steps, "
                                    "--eval-every, --eval-chars, --device and --sample-length may change, and "
                                    "--corpus may point at the moved corpus (same checksum).")
-    pos, pos0, frac, nonneg = _int_at_least(1), _int_at_least(0), _float_in(0.0, 1.0), _float_in(0.0)
+    pos, pos0, frac, nonneg = int_in(1), int_in(0), float_in(0.0, 1.0), float_in(0.0)
     t.add_argument("--corpus", metavar="PATH", help="UTF-8 text file to learn (default: the bundled Tiny Shakespeare)")
     t.add_argument("--cell", choices=("lstm", "gru", "rnn"), help="recurrent cell (default: lstm)")
     t.add_argument("--layers", type=pos, metavar="N", help="stacked recurrent layers (default: 2)")
@@ -83,7 +50,7 @@ def _add_train(sub):
     t.add_argument("--dropout", type=frac, metavar="P", help="dropout probability in [0, 1) (default: 0)")
     t.add_argument("--seq-len", type=pos, metavar="T", help="characters per chunk = BPTT length (default: 64)")
     t.add_argument("--batch-size", type=pos, metavar="B", help="parallel text streams (default: 32)")
-    t.add_argument("--lr", type=_float_in(0.0, low_open=True), metavar="LR", help="learning rate (default: 2e-3)")
+    t.add_argument("--lr", type=float_in(0.0, low_open=True), metavar="LR", help="learning rate (default: 2e-3)")
     t.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), help="optimizer (default: adam)")
     t.add_argument("--weight-decay", type=nonneg, metavar="W",
                    help="weight decay (default: 0, AdamW 0.01)")
@@ -97,7 +64,7 @@ def _add_train(sub):
                    help="validation characters used at each evaluation, 0 = all (default: 20000; the eval "
                         "command uses all)")
     t.add_argument("--seed", type=pos0, metavar="S", help="random seed (default: 0)")
-    t.add_argument("--device", type=_device, metavar="DEV", help="cpu, cuda or cuda:N (default: cpu)")
+    t.add_argument("--device", type=device, metavar="DEV", help="cpu, cuda or cuda:N (default: cpu)")
     t.add_argument("--dtype", choices=("float32", "float64"), help="parameter dtype (default: float32)")
     t.add_argument("--sample-length", type=pos0, metavar="N",
                    help="tokens of the sample printed at the end, 0 = none (default: 200)")
@@ -116,19 +83,19 @@ def build_parser():
                                  "sample text from it, evaluate it; n-gram baselines; explain its units.")
     sub = parser.add_subparsers(dest="command", metavar="{train,sample,eval,ngram,explain}", parser_class=_Parser)
     _add_train(sub)
-    pos, pos0 = _int_at_least(1), _int_at_least(0)
+    pos, pos0 = int_in(1), int_in(0)
     s = sub.add_parser("sample", help="generate text from a trained model",
                        description="Generate text from the checkpoint in DIR and print it.")
     s.add_argument("dir", metavar="DIR", help="checkpoint directory (the --out of train)")
     s.add_argument("--length", type=pos0, default=500, metavar="N",
                    help="tokens to generate: characters, or words for a word model (default: 500)")
     s.add_argument("--prime", default="", metavar="TEXT", help="text to start from (default: none)")
-    s.add_argument("--temperature", type=_float_in(0.0, low_open=True), default=1.0, metavar="T",
+    s.add_argument("--temperature", type=float_in(0.0, low_open=True), default=1.0, metavar="T",
                    help="> 0; lower is more conservative (default: 1.0)")
     s.add_argument("--top-k", type=pos, default=None, metavar="K",
                    help="sample only among the K most likely tokens (default: all)")
     s.add_argument("--seed", type=pos0, default=None, metavar="S", help="random seed (default: random)")
-    s.add_argument("--device", type=_device, default="cpu", metavar="DEV", help="where to run (default: cpu)")
+    s.add_argument("--device", type=device, default="cpu", metavar="DEV", help="where to run (default: cpu)")
     lm_cli.add_sample_options(s)
     s.set_defaults(func=cmd_sample)
 
@@ -141,7 +108,7 @@ def build_parser():
     e.add_argument("--seq-len", type=pos, default=None, metavar="T", help="chunk length (default: the run's)")
     e.add_argument("--corpus", metavar="PATH", help="where the training corpus is now, if it moved (recognised "
                                                     "by its checksum)")
-    e.add_argument("--device", type=_device, default="cpu", metavar="DEV", help="where to run (default: cpu)")
+    e.add_argument("--device", type=device, default="cpu", metavar="DEV", help="where to run (default: cpu)")
     lm_cli.add_eval_options(e)
     e.set_defaults(func=cmd_eval)
     lm_cli.add_commands(sub)          # ngram and explain (tinygrad_rnn/lm_cli.py)

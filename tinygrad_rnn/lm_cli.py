@@ -9,43 +9,21 @@ cli.py calls ``add_train_options`` / ``add_sample_options`` / ``add_eval_options
 subparsers and ``add_commands`` for the two new commands. Every figure printed names its unit
 (nats/char, bits/word, perplexity/word...): per-word and per-character numbers never mix.
 """
-import argparse
 import time
+
+from .cli_types import float_in, int_in
 
 TRAIN_KEYS = ("tokens", "vocab_size", "min_count", "tie_weights")
 SMOOTHING_NAMES = {"kn": "Kneser-Ney", "addk": "add-k"}
-
-
-def _int(minimum, maximum=None):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            bounds = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
-        return value
-    return parse
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
 
 
 def _token_options(p, default_tokens=None):
     p.add_argument("--tokens", choices=("char", "word"), default=default_tokens,
                    help="model characters, or words split at spaces and punctuation with <eos> at line ends "
                         "(default: char)")
-    p.add_argument("--vocab-size", type=_int(3), metavar="N",
+    p.add_argument("--vocab-size", type=int_in(3), metavar="N",
                    help="word tokens: keep the N most common (rarer ones become <unk>; default: all)")
-    p.add_argument("--min-count", type=_int(1), metavar="K",
+    p.add_argument("--min-count", type=int_in(1), metavar="K",
                    help="word tokens: keep words seen at least K times (default: 1)")
 
 
@@ -73,7 +51,7 @@ def sample_warmup(meta, vocab, disabled=False):
 
 
 def add_eval_options(e):
-    e.add_argument("--baselines", type=_int(1, 10), nargs="?", const=5, metavar="N",
+    e.add_argument("--baselines", type=int_in(1, 10), nargs="?", const=5, metavar="N",
                    help="also report n-gram baselines (Kneser-Ney, orders 1..N, default N = 5) fitted on "
                         "the run's training split, with the model's vocabulary")
 
@@ -84,17 +62,17 @@ def add_commands(sub):
                        description="Fit an n-gram model on the training split of a corpus and report its "
                                    "validation loss and perplexity, measured as the neural models are "
                                    "(same vocabulary rules, split and streams).")
-    n.add_argument("--order", type=_int(1, 10), default=3, metavar="N", help="n: context of N-1 tokens (default: 3)")
+    n.add_argument("--order", type=int_in(1, 10), default=3, metavar="N", help="n: context of N-1 tokens (default: 3)")
     n.add_argument("--smoothing", choices=("kn", "addk"), default="kn",
                    help="interpolated Kneser-Ney or add-k (default: kn)")
-    n.add_argument("--k", type=_positive_float, default=1.0, metavar="K", help="add-k's k (default: 1)")
+    n.add_argument("--k", type=float_in(0.0, low_open=True), default=1.0, metavar="K", help="add-k's k (default: 1)")
     n.add_argument("--corpus", metavar="PATH", help="UTF-8 text file (default: the bundled Tiny Shakespeare)")
     _token_options(n, default_tokens="char")
     n.add_argument("--val-fraction", type=float, default=0.1, metavar="F", help="validation share (default: 0.1)")
-    n.add_argument("--batch-size", type=_int(1), default=32, metavar="B",
+    n.add_argument("--batch-size", type=int_in(1), default=32, metavar="B",
                    help="validation streams, as in train (default: 32)")
-    n.add_argument("--sample-length", type=_int(0), default=0, metavar="N", help="tokens of sample text to print")
-    n.add_argument("--seed", type=_int(0), default=0, metavar="S", help="sampling seed (default: 0)")
+    n.add_argument("--sample-length", type=int_in(0), default=0, metavar="N", help="tokens of sample text to print")
+    n.add_argument("--seed", type=int_in(0), default=0, metavar="S", help="sampling seed (default: 0)")
     n.set_defaults(func=cmd_ngram)
 
     x = sub.add_parser("explain", help="which hidden/cell units track quotes, line position...: an HTML page",
@@ -102,10 +80,10 @@ def add_commands(sub):
                                    "with simple properties of the text, and write a self-contained HTML page.")
     x.add_argument("dir", metavar="DIR", help="checkpoint directory (a character model)")
     x.add_argument("--text", metavar="PATH", help="UTF-8 text to run over (default: the run's validation text)")
-    x.add_argument("--length", type=_int(20), default=3000, metavar="N",
+    x.add_argument("--length", type=int_in(20), default=3000, metavar="N",
                    help="characters of the text to use (default: 3000)")
     x.add_argument("--out", metavar="PAGE", default=None, help="HTML file (default: DIR/explain.html)")
-    x.add_argument("--top", type=_int(1, 50), default=5, metavar="K", help="units listed per property (default: 5)")
+    x.add_argument("--top", type=int_in(1, 50), default=5, metavar="K", help="units listed per property (default: 5)")
     x.set_defaults(func=cmd_explain)
 
 
