@@ -42,7 +42,24 @@ class _CountAndSize(int):
 _NUMPY_KEYWORDS = {"axis", "out", "keepdims", "ddof", "dtype", "initial", "where"}
 
 
-class DataArray(np.ndarray):
+class Fill:
+    """``zero_``, ``uniform_``, ``normal_`` in place, for anything with ``fill_``, ``shape`` and
+    ``self[...] = values``: the raw array (``x.data``) and the Tensor share them."""
+    __slots__ = ()           # keeps Tensor free of a per-instance __dict__
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def uniform_(self, a=0.0, b=1.0):
+        self[...] = backend.rng().uniform(a, b, self.shape)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        self[...] = backend.rng().normal(mean, std, self.shape)
+        return self
+
+
+class DataArray(Fill, np.ndarray):
     """An ndarray view with torch's in-place methods; each writes into the viewed memory and
     returns this array, as torch's do."""
 
@@ -123,19 +140,8 @@ class DataArray(np.ndarray):
         self[...] = _array(value)
         return self
 
-    def zero_(self):
-        return self.fill_(0)
-
     def clamp_(self, min=None, max=None):
         np.clip(self, min, max, out=self)
-        return self
-
-    def uniform_(self, a=0.0, b=1.0):
-        self[...] = backend.rng().uniform(a, b, self.shape)
-        return self
-
-    def normal_(self, mean=0.0, std=1.0):
-        self[...] = backend.rng().normal(mean, std, self.shape)
         return self
 
     def numpy(self):

@@ -9,10 +9,11 @@ its previous value; see there how earlier users of the old value keep their grad
 import numpy as np
 
 from . import backend, dtypes, function
+from .data_array import Fill
 from .ops import indexing as I
 
 
-class InPlaceMethods:
+class InPlaceMethods(Fill):
     __slots__ = ()
 
     def __setitem__(self, index, value):
@@ -99,17 +100,6 @@ class InPlaceMethods:
 
     def fill_(self, value):
         self[...] = value.item() if hasattr(value, "item") and hasattr(value, "creator") else value
-        return self
-
-    def zero_(self):
-        return self.fill_(0)
-
-    def uniform_(self, a=0.0, b=1.0):
-        self[...] = backend.rng().uniform(a, b, self.shape)
-        return self
-
-    def normal_(self, mean=0.0, std=1.0):
-        self[...] = backend.rng().normal(mean, std, self.shape)
         return self
 
     def detach_(self):
