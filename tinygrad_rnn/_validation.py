@@ -79,6 +79,24 @@ def step_mask(lengths, T):
     return np.arange(T)[:, None] < np.asarray(lengths)[None, :]
 
 
+def unroll_masks(lengths, x):
+    """``step_mask`` as the composite unroll uses it, per time step of the Tensor x (T, B, ...):
+    None where every sequence is running, else (m, 1 - m), m (B, 1) of 1.0 for the sequences
+    still running and 0.0 for those past their length (constant arrays on x's device)."""
+    T = x.shape[0]
+    if lengths is None:
+        return [None] * T
+    xp = backend.array_module(x.data)
+    masks = []
+    for running in step_mask(lengths, T):
+        if running.all():
+            masks.append(None)
+        else:
+            m = xp.asarray(running[:, None], dtype=x.dtype)
+            masks.append((m, 1 - m))
+    return masks
+
+
 def output_size(hidden_size, proj_size=0):
     """Hout, the size of the hidden state h: ``proj_size`` for a projected LSTM, else hidden_size."""
     return proj_size or hidden_size

@@ -43,6 +43,7 @@ import warnings
 
 import numpy as np
 
+from .._validation import step_mask
 from ..backend import array_module, to_numpy
 from .rnn_gates import (  # noqa: F401 (the gate functions are part of this module's API)
     gru_backward_factors, gru_gates_backward, gru_gates_forward, lstm_backward_factors,
@@ -66,7 +67,7 @@ def _valid_mask(xp, lengths, T, B):
     lengths = np.asarray(to_numpy(lengths))
     if lengths.shape != (B,) or lengths.min() < 1 or lengths.max() > T:
         raise ValueError(f"lengths must be {B} integers in [1, {T}], got {lengths}")
-    return xp.asarray((np.arange(T)[:, None] < lengths[None, :])[:, :, None])
+    return xp.asarray(step_mask(lengths, T)[:, :, None])
 
 
 def _segments(T, checkpoint):

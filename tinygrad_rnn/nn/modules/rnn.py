@@ -28,9 +28,8 @@ and ``torch.nn.RNNCell/LSTMCell/GRUCell``), so weights move between the two as p
 """
 import functools
 
-from ... import backend
 from ..._validation import (check_lengths, check_nonlinearity, check_rnn_input, check_rnn_layer_args,
-                            check_rnn_state, output_size, step_mask)
+                            check_rnn_state, output_size, unroll_masks)
 from ...ops import rnn_fused
 from ...tensor import cat, split, stack
 from .. import functional as F
@@ -117,7 +116,7 @@ def unroll(step, inputs, h0, c0=None, lengths=None, on_step=None):
     ``retain_grad()`` on it reads the total gradient, 0 at padded steps."""
     h, c = h0, c0
     outputs = []
-    for t, (input_t, mask) in enumerate(zip(unbind(inputs), _step_masks(lengths, inputs))):
+    for t, (input_t, mask) in enumerate(zip(unbind(inputs), unroll_masks(lengths, inputs))):
         h_new, c_new = step(input_t, h, c)
         if on_step is not None:
             on_step(t, h_new, c_new)
@@ -130,23 +129,6 @@ def unroll(step, inputs, h0, c0=None, lengths=None, on_step=None):
             h = h_new * m + h * keep
             c = c_new * m + c * keep if c is not None else None
     return stack(outputs), h, c
-
-
-def _step_masks(lengths, x):
-    """Per time step: None where every sequence is running, else (m, 1 - m), m (B, 1) of 1.0
-    for the sequences still running and 0.0 for those past their length (constant arrays)."""
-    T = x.shape[0]
-    if lengths is None:
-        return [None] * T
-    xp = backend.array_module(x.data)
-    masks = []
-    for running in step_mask(lengths, T):
-        if running.all():
-            masks.append(None)
-        else:
-            m = xp.asarray(running[:, None], dtype=x.dtype)
-            masks.append((m, 1 - m))
-    return masks
 
 
 # ----------------------------------------------------------------------------- sequence layers
